@@ -1,0 +1,294 @@
+"""Version 1 of the wire schemas.
+
+Compatibility policy (see README, "Schema versions"):
+
+* ``schema_version`` is ``"<major>.<minor>"`` and is written in every message.
+* Within a major version changes are additive only: new optional fields, new enum members
+  announced in the minor's notes. Readers ignore fields they do not know, so a reader of 1.0
+  reads 1.7.
+* A new major version gets new Structs in ``schemas/v2.py`` and new subjects; readers refuse a
+  major they do not know (the message is dead-lettered with reason ``unsupported_version``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+SCHEMA_MAJOR = 1
+SCHEMA_VERSION = "1.0"
+
+Label = Literal["np", "dr", "s", "ts"]
+#: Protection levels, lowest first: a derived product carries the highest of its inputs.
+LABELS: tuple[Label, ...] = ("np", "dr", "s", "ts")
+LABEL_ORDER: dict[str, int] = {label: rank for rank, label in enumerate(LABELS)}
+
+Kind = Literal["report", "sensor"]
+Precedence = Literal["FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE"]
+#: NATO precedence, most urgent first.
+PRECEDENCES: tuple[Precedence, ...] = ("FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE")
+
+TaskName = Literal["extract", "translate", "summarise"]
+TaskStatus = Literal["ok", "skipped", "failed", "expired", "missing"]
+
+EntityType = Literal[
+    "DateTime",
+    "Location",
+    "Unit",
+    "Person",
+    "Organisation",
+    "MilitaryPlatform",
+    "Weapon",
+    "Quantity",
+    "CommsIdentifier",
+    "Nationality",
+]
+
+DeadLetterReason = Literal[
+    "invalid_json",
+    "invalid_utf8",
+    "schema_violation",
+    "unsupported_version",
+    "unsupported_content_type",
+    "text_on_sensor_subject",
+    "empty_report",
+    "too_large",
+    "bad_subject",
+    "bad_header",
+    "id_conflict",
+    "max_deliveries",
+    "internal_error",
+]
+
+SchemaVersion = Annotated[str, Meta(pattern=r"^[0-9]+\.[0-9]+$")]
+LanguageCode = Annotated[str, Meta(pattern=r"^[a-z]{2,3}$", description="ISO 639-1/3 code")]
+ShortText = Annotated[str, Meta(max_length=256)]
+Confidence = Annotated[float, Meta(ge=0.0, le=1.0)]
+Offset = Annotated[int, Meta(ge=0)]
+
+
+def highest_label(labels: list[Label] | tuple[Label, ...]) -> Label:
+    """The label a product derived from inputs with ``labels`` must carry."""
+    if not labels:
+        raise ValueError("a derived product needs at least one input label")
+    return max(labels, key=LABEL_ORDER.__getitem__)
+
+
+class _Wire(Struct, frozen=True, kw_only=True, omit_defaults=False):
+    """Base of every wire type: frozen, keyword-only, unknown fields ignored on read."""
+
+
+# ---------------------------------------------------------------- inputs on feeds.<label>.<kind>.*
+
+
+class TextReport(_Wire):
+    """A free-text report published on ``feeds.<label>.report.<source>`` as JSON."""
+
+    text: Annotated[str, Meta(min_length=1)]
+    schema_version: SchemaVersion = SCHEMA_VERSION
+    id: ShortText | None = None
+    language: LanguageCode | None = None
+    precedence: Precedence = "ROUTINE"
+    observed_at: dt.datetime | None = None
+    originator: ShortText | None = None
+
+
+class MgrsPosition(_Wire, tag="mgrs", tag_field="type"):
+    mgrs: Annotated[str, Meta(min_length=5, max_length=32)]
+
+
+class LatLonPosition(_Wire, tag="latlon", tag_field="type"):
+    lat: Annotated[float, Meta(ge=-90.0, le=90.0)]
+    lon: Annotated[float, Meta(ge=-180.0, le=180.0)]
+
+
+Position = MgrsPosition | LatLonPosition
+
+
+class SensorReading(_Wire):
+    """A structured reading published on ``feeds.<label>.sensor.<source>`` as JSON."""
+
+    sensor_id: ShortText
+    sensor_type: Literal["radar", "acoustic", "eo_ir", "sigint", "seismic", "other"]
+    position: Position
+    time: dt.datetime
+    detection_class: ShortText
+    confidence: Confidence
+    schema_version: SchemaVersion = SCHEMA_VERSION
+    id: ShortText | None = None
+    note: Annotated[str, Meta(max_length=4096)] | None = None
+    precedence: Precedence = "ROUTINE"
+
+
+# ---------------------------------------------------------------- shared parts
+
+
+class Entity(_Wire):
+    """A span of the normalised text, typed and (where it has one) normalised.
+
+    ``start``/``end`` are Unicode code-point offsets into the event's ``normalised_text``
+    (``normalised_text[start:end] == text``).
+    """
+
+    type: EntityType
+    text: str
+    start: Offset
+    end: Offset
+    form: ShortText | None = None
+    value: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    flags: list[ShortText] = []
+    source: Literal["pattern", "model"] = "pattern"
+
+
+class Provenance(_Wire):
+    """Which component produced a part of the event, in which version, and when."""
+
+    stage: ShortText
+    version: ShortText
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    model: ShortText | None = None
+    engine: ShortText | None = None
+
+
+class TaskOutcome(_Wire):
+    task: TaskName
+    status: TaskStatus
+    detail: str | None = None
+
+
+# ---------------------------------------------------------------- internal work
+
+
+class IngestedReport(_Wire, tag="ingested", tag_field="type"):
+    """What ingest accepted: sent to each task on ``work.<label>.<task>.<precedence>`` and to
+    collate on ``work.<label>.collate.<precedence>`` (with the set of tasks it must wait for)."""
+
+    report_id: str
+    label: Label
+    kind: Kind
+    source: str
+    subject: str
+    precedence: Precedence
+    original_text: str
+    normalised_text: str
+    language: LanguageCode | None
+    language_confidence: Confidence | None
+    expected_tasks: list[TaskName]
+    ingested_at: dt.datetime
+    deadline_at: dt.datetime
+    trace_id: str
+    schema_version: SchemaVersion = SCHEMA_VERSION
+    publisher_id: ShortText | None = None
+    observed_at: dt.datetime | None = None
+    originator: ShortText | None = None
+    sensor: SensorReading | None = None
+    provenance: list[Provenance] = []
+
+
+class TaskResult(_Wire, tag="result", tag_field="type"):
+    """A task's answer for one report, sent to ``work.<label>.collate.<precedence>``."""
+
+    report_id: str
+    task: TaskName
+    label: Label
+    status: TaskStatus
+    schema_version: SchemaVersion = SCHEMA_VERSION
+    detail: str | None = None
+    entities: list[Entity] = []
+    dropped_entities: Annotated[int, Meta(ge=0)] = 0
+    provenance: Provenance | None = None
+
+
+CollateInput = IngestedReport | TaskResult
+
+
+class PublishedRevision(_Wire):
+    revision: Annotated[int, Meta(ge=1)]
+    tasks: list[TaskName]
+    partial: bool
+
+
+class CollateState(_Wire):
+    """Collate's durable per-report record (a key of the label's collate bucket)."""
+
+    report_id: str
+    schema_version: SchemaVersion = SCHEMA_VERSION
+    report: IngestedReport | None = None
+    results: list[TaskResult] = []
+    published: list[PublishedRevision] = []
+
+
+# ---------------------------------------------------------------- outputs
+
+
+class EnrichedEvent(_Wire):
+    """One report, enriched: published on ``enriched.<label>.<kind>.<source>``.
+
+    ``revision`` starts at 1; a task answering after a partial event yields revision 2, 3…
+    """
+
+    report_id: str
+    revision: Annotated[int, Meta(ge=1)]
+    partial: bool
+    label: Label
+    kind: Kind
+    source: str
+    precedence: Precedence
+    original_text: str
+    normalised_text: str
+    language: LanguageCode | None
+    language_confidence: Confidence | None
+    entities: list[Entity]
+    tasks: list[TaskOutcome]
+    ingested_at: dt.datetime
+    published_at: dt.datetime
+    trace_id: str
+    provenance: list[Provenance]
+    schema_version: SchemaVersion = SCHEMA_VERSION
+    publisher_id: ShortText | None = None
+    observed_at: dt.datetime | None = None
+    originator: ShortText | None = None
+    sensor: SensorReading | None = None
+    translation: str | None = None
+    summary: str | None = None
+
+
+class DeadLetter(_Wire):
+    """Something a stage could not accept, published on ``dlq.<stage>.<label>``.
+
+    ``data`` holds the original payload bytes (base64 in JSON) and ``headers`` the original
+    headers, so a dead letter can be matched to its input by ``Nats-Msg-Id`` and requeued.
+    """
+
+    stage: ShortText
+    label: Label
+    reason: DeadLetterReason
+    message: str
+    recoverable: bool
+    subject: str
+    headers: dict[str, str]
+    data: bytes
+    at: dt.datetime
+    schema_version: SchemaVersion = SCHEMA_VERSION
+    stream: str | None = None
+    stream_seq: int | None = None
+    deliveries: int | None = None
+    report_id: str | None = None
+    fields: dict[str, str] = {}
+
+
+# Encoders/decoders are built once; msgspec caches the type validation plans in them.
+json_encoder = msgspec.json.Encoder()
+text_report_decoder = msgspec.json.Decoder(TextReport)
+sensor_reading_decoder = msgspec.json.Decoder(SensorReading)
+ingested_decoder = msgspec.json.Decoder(IngestedReport)
+collate_input_decoder = msgspec.json.Decoder(CollateInput)
+collate_state_decoder = msgspec.json.Decoder(CollateState)
+enriched_decoder = msgspec.json.Decoder(EnrichedEvent)
+dead_letter_decoder = msgspec.json.Decoder(DeadLetter)
