@@ -145,7 +145,7 @@ class TopologySettings:
     feed_max_age: float = 7 * DAY
     enriched_max_age: float = 30 * DAY
     dlq_max_age: float = 90 * DAY
-    stream_max_bytes: int = 4 * 1024 * MiB
+    stream_max_bytes: int = 1024 * MiB
     ack_wait: float = 10 * SECOND
     max_ack_pending: int = 1000
     #: Collate parks each report's record until its deadline (nak with delay), so it needs room.
@@ -165,7 +165,9 @@ class Topology:
                 return spec
         raise KeyError(name)
 
-    def consumers_for(self, service: str, labels: tuple[str, ...] | None = None) -> list[ConsumerSpec]:
+    def consumers_for(
+        self, service: str, labels: tuple[str, ...] | None = None
+    ) -> list[ConsumerSpec]:
         """The durable consumers a service pulls from, most urgent precedence first."""
         wanted = labels or self.settings.labels
         prefix = f"{service}-"

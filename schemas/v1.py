@@ -84,23 +84,24 @@ class _Wire(Struct, frozen=True, kw_only=True, omit_defaults=False):
 # ---------------------------------------------------------------- inputs on feeds.<label>.<kind>.*
 
 
-class TextReport(_Wire):
+class TextReport(_Wire, frozen=True):
     """A free-text report published on ``feeds.<label>.report.<source>`` as JSON."""
 
     text: Annotated[str, Meta(min_length=1)]
     schema_version: SchemaVersion = SCHEMA_VERSION
     id: ShortText | None = None
     language: LanguageCode | None = None
-    precedence: Precedence = "ROUTINE"
+    #: None: the Vigie-Precedence header decides, else ROUTINE.
+    precedence: Precedence | None = None
     observed_at: dt.datetime | None = None
     originator: ShortText | None = None
 
 
-class MgrsPosition(_Wire, tag="mgrs", tag_field="type"):
+class MgrsPosition(_Wire, frozen=True, tag="mgrs", tag_field="type"):
     mgrs: Annotated[str, Meta(min_length=5, max_length=32)]
 
 
-class LatLonPosition(_Wire, tag="latlon", tag_field="type"):
+class LatLonPosition(_Wire, frozen=True, tag="latlon", tag_field="type"):
     lat: Annotated[float, Meta(ge=-90.0, le=90.0)]
     lon: Annotated[float, Meta(ge=-180.0, le=180.0)]
 
@@ -108,7 +109,7 @@ class LatLonPosition(_Wire, tag="latlon", tag_field="type"):
 Position = MgrsPosition | LatLonPosition
 
 
-class SensorReading(_Wire):
+class SensorReading(_Wire, frozen=True):
     """A structured reading published on ``feeds.<label>.sensor.<source>`` as JSON."""
 
     sensor_id: ShortText
@@ -120,13 +121,14 @@ class SensorReading(_Wire):
     schema_version: SchemaVersion = SCHEMA_VERSION
     id: ShortText | None = None
     note: Annotated[str, Meta(max_length=4096)] | None = None
-    precedence: Precedence = "ROUTINE"
+    #: None: the Vigie-Precedence header decides, else ROUTINE.
+    precedence: Precedence | None = None
 
 
 # ---------------------------------------------------------------- shared parts
 
 
-class Entity(_Wire):
+class Entity(_Wire, frozen=True):
     """A span of the normalised text, typed and (where it has one) normalised.
 
     ``start``/``end`` are Unicode code-point offsets into the event's ``normalised_text``
@@ -145,7 +147,7 @@ class Entity(_Wire):
     source: Literal["pattern", "model"] = "pattern"
 
 
-class Provenance(_Wire):
+class Provenance(_Wire, frozen=True):
     """Which component produced a part of the event, in which version, and when."""
 
     stage: ShortText
@@ -156,7 +158,7 @@ class Provenance(_Wire):
     engine: ShortText | None = None
 
 
-class TaskOutcome(_Wire):
+class TaskOutcome(_Wire, frozen=True):
     task: TaskName
     status: TaskStatus
     detail: str | None = None
@@ -165,7 +167,7 @@ class TaskOutcome(_Wire):
 # ---------------------------------------------------------------- internal work
 
 
-class IngestedReport(_Wire, tag="ingested", tag_field="type"):
+class IngestedReport(_Wire, frozen=True, tag="ingested", tag_field="type"):
     """What ingest accepted: sent to each task on ``work.<label>.<task>.<precedence>`` and to
     collate on ``work.<label>.collate.<precedence>`` (with the set of tasks it must wait for)."""
 
@@ -191,7 +193,7 @@ class IngestedReport(_Wire, tag="ingested", tag_field="type"):
     provenance: list[Provenance] = []
 
 
-class TaskResult(_Wire, tag="result", tag_field="type"):
+class TaskResult(_Wire, frozen=True, tag="result", tag_field="type"):
     """A task's answer for one report, sent to ``work.<label>.collate.<precedence>``."""
 
     report_id: str
@@ -208,13 +210,16 @@ class TaskResult(_Wire, tag="result", tag_field="type"):
 CollateInput = IngestedReport | TaskResult
 
 
-class PublishedRevision(_Wire):
+class PublishedRevision(_Wire, frozen=True):
+    """A revision collate decided to publish (``confirmed`` once its PubAck came back)."""
+
     revision: Annotated[int, Meta(ge=1)]
     tasks: list[TaskName]
     partial: bool
+    confirmed: bool = False
 
 
-class CollateState(_Wire):
+class CollateState(_Wire, frozen=True):
     """Collate's durable per-report record (a key of the label's collate bucket)."""
 
     report_id: str
@@ -227,7 +232,7 @@ class CollateState(_Wire):
 # ---------------------------------------------------------------- outputs
 
 
-class EnrichedEvent(_Wire):
+class EnrichedEvent(_Wire, frozen=True):
     """One report, enriched: published on ``enriched.<label>.<kind>.<source>``.
 
     ``revision`` starts at 1; a task answering after a partial event yields revision 2, 3…
@@ -259,7 +264,7 @@ class EnrichedEvent(_Wire):
     summary: str | None = None
 
 
-class DeadLetter(_Wire):
+class DeadLetter(_Wire, frozen=True):
     """Something a stage could not accept, published on ``dlq.<stage>.<label>``.
 
     ``data`` holds the original payload bytes (base64 in JSON) and ``headers`` the original

@@ -1,0 +1,80 @@
+"""Connecting to NATS the way a long-running service must: reconnect forever, never give up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import nats
+from nats.aio.client import Client
+
+log = logging.getLogger("vigie.bus")
+
+
+@dataclass(frozen=True)
+class BusUnreachable(Exception):
+    """The server did not answer at start. Not recoverable by waiting inside the process."""
+
+    url: str
+    cause: str
+    recoverable: bool = False
+
+    def __str__(self) -> str:
+        return (
+            f"cannot reach NATS at {self.url} ({self.cause}) — start a server there, "
+            "pass --nats URL of a running one, or run `vigie up` to start the embedded one"
+        )
+
+
+async def connect(
+    url: str,
+    *,
+    name: str,
+    connect_timeout: float = 5.0,
+    reconnect_wait_max: float = 5.0,
+) -> Client:
+    """Connect once (failing fast with one clear error), then reconnect forever in the client."""
+
+    async def on_disconnect() -> None:
+        log.warning("disconnected from %s; reconnecting", url)
+
+    async def on_reconnect() -> None:
+        log.info("reconnected to %s", url)
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats client error: %s", exc)
+
+    try:
+        return await nats.connect(
+            url,
+            name=name,
+            connect_timeout=connect_timeout,
+            # The first connection fails fast so a wrong URL is reported at once; afterwards the
+            # client keeps trying for as long as the service lives.
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=min(2.0, reconnect_wait_max),
+            ping_interval=10,
+            max_outstanding_pings=3,
+            disconnected_cb=on_disconnect,
+            reconnected_cb=on_reconnect,
+            error_cb=on_error,
+        )
+    except (OSError, TimeoutError, nats.errors.NoServersError) as exc:
+        raise BusUnreachable(url, type(exc).__name__ if not str(exc) else str(exc)) from exc
+
+
+@asynccontextmanager
+async def connected(url: str, *, name: str, **kwargs: float) -> AsyncIterator[Client]:
+    """``async with connected(url, name=...) as nc``: drained on exit."""
+    nc = await connect(url, name=name, **kwargs)
+    try:
+        yield nc
+    finally:
+        if not nc.is_closed:
+            try:
+                await nc.drain()
+            except Exception:  # the connection may already be gone; closing is all that is left
+                await nc.close()

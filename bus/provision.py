@@ -1,0 +1,132 @@
+"""Create or update every stream and consumer of the topology so the server matches it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext, api
+from nats.js.errors import NotFoundError
+
+from bus.topology import ConsumerSpec, StreamSpec, Topology
+
+log = logging.getLogger("vigie.provision")
+
+
+def stream_config(spec: StreamSpec) -> api.StreamConfig:
+    cfg = api.StreamConfig(
+        name=spec.name,
+        description=spec.description or None,
+        subjects=list(spec.subjects),
+        retention=(
+            api.RetentionPolicy.WORK_QUEUE
+            if spec.retention == "workqueue"
+            else api.RetentionPolicy.LIMITS
+        ),
+        # Publishers are refused when a stream is full rather than old data being dropped.
+        discard=api.DiscardPolicy.NEW,
+        max_age=spec.max_age,
+        max_bytes=spec.max_bytes,
+        max_msg_size=spec.max_msg_size,
+        max_msgs_per_subject=spec.max_msgs_per_subject,
+        storage=api.StorageType.FILE,
+        num_replicas=1,
+        duplicate_window=min(spec.duplicate_window, spec.max_age),
+    )
+    if spec.kv:
+        cfg.allow_rollup_hdrs = True
+        cfg.deny_delete = True
+        cfg.allow_direct = True
+        cfg.max_consumers = -1
+        cfg.max_msgs = -1
+    return cfg
+
+
+def consumer_config(spec: ConsumerSpec) -> api.ConsumerConfig:
+    return api.ConsumerConfig(
+        durable_name=spec.durable,
+        description=spec.description or None,
+        filter_subject=spec.filter_subject,
+        ack_policy=api.AckPolicy.EXPLICIT,
+        deliver_policy=api.DeliverPolicy.ALL,
+        ack_wait=spec.ack_wait,
+        # Deliveries are counted by the worker, which dead-letters after its own maximum; a
+        # server-side limit would strand a message in the stream with nobody to answer for it.
+        max_deliver=-1,
+        max_ack_pending=spec.max_ack_pending,
+        max_waiting=512,
+    )
+
+
+@dataclass(frozen=True)
+class ProvisionReport:
+    created: list[str]
+    updated: list[str]
+    unchanged: list[str]
+
+
+async def provision(js: JetStreamContext, topology: Topology) -> ProvisionReport:
+    """Idempotent: run it at every start; it creates what is missing and updates what drifted."""
+    created: list[str] = []
+    updated: list[str] = []
+    unchanged: list[str] = []
+    for spec in topology.streams:
+        want = stream_config(spec)
+        try:
+            info = await js.stream_info(spec.name)
+        except NotFoundError:
+            await js.add_stream(want)
+            created.append(f"stream {spec.name}")
+            continue
+        if _stream_differs(info.config, want):
+            await js.update_stream(want)
+            updated.append(f"stream {spec.name}")
+        else:
+            unchanged.append(f"stream {spec.name}")
+    for cspec in topology.consumers:
+        want_c = consumer_config(cspec)
+        try:
+            cinfo = await js.consumer_info(cspec.stream, cspec.durable)
+        except NotFoundError:
+            await js.add_consumer(cspec.stream, want_c)
+            created.append(f"consumer {cspec.stream}/{cspec.durable}")
+            continue
+        if _consumer_differs(cinfo.config, want_c):
+            await js.add_consumer(cspec.stream, want_c)  # same durable name: an update
+            updated.append(f"consumer {cspec.stream}/{cspec.durable}")
+        else:
+            unchanged.append(f"consumer {cspec.stream}/{cspec.durable}")
+    if created or updated:
+        log.info("provisioned: %d created, %d updated", len(created), len(updated))
+    return ProvisionReport(created, updated, unchanged)
+
+
+_STREAM_FIELDS = (
+    "subjects",
+    "retention",
+    "discard",
+    "max_age",
+    "max_bytes",
+    "max_msg_size",
+    "max_msgs_per_subject",
+    "duplicate_window",
+    "description",
+)
+_CONSUMER_FIELDS = ("filter_subject", "ack_wait", "max_ack_pending", "max_deliver", "description")
+
+
+def _stream_differs(have: api.StreamConfig, want: api.StreamConfig) -> bool:
+    return any(_norm(getattr(have, f)) != _norm(getattr(want, f)) for f in _STREAM_FIELDS)
+
+
+def _consumer_differs(have: api.ConsumerConfig, want: api.ConsumerConfig) -> bool:
+    return any(_norm(getattr(have, f)) != _norm(getattr(want, f)) for f in _CONSUMER_FIELDS)
+
+
+def _norm(value: object) -> object:
+    # The server reports durations in ns and echoes floats back slightly rounded.
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, list):
+        return sorted(value)
+    return value

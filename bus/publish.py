@@ -1,0 +1,76 @@
+"""Durable publishing: every output waits for its PubAck and carries a dedupe id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.errors import APIError, NoStreamResponseError
+
+MSG_ID = "Nats-Msg-Id"
+
+
+@dataclass(frozen=True)
+class PublishReceipt:
+    stream: str
+    seq: int
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class PublishError(Exception):
+    """A publish the server did not store. ``recoverable``: worth retrying later."""
+
+    subject: str
+    reason: str
+    recoverable: bool
+    detail: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        tail = f" ({self.detail})" if self.detail else ""
+        return f"publish to {self.subject} refused: {self.reason}{tail}"
+
+
+class Publisher(Protocol):
+    """What a service needs to put a message on the bus durably."""
+
+    async def publish(
+        self, subject: str, payload: bytes, *, msg_id: str, headers: dict[str, str] | None = None
+    ) -> PublishReceipt: ...
+
+
+class JetStreamPublisher:
+    def __init__(self, js: JetStreamContext, timeout: float = 5.0) -> None:
+        self._js = js
+        self._timeout = timeout
+
+    async def publish(
+        self, subject: str, payload: bytes, *, msg_id: str, headers: dict[str, str] | None = None
+    ) -> PublishReceipt:
+        hdrs = dict(headers or {})
+        hdrs[MSG_ID] = msg_id
+        try:
+            ack = await self._js.publish(subject, payload, timeout=self._timeout, headers=hdrs)
+        except (NoStreamResponseError, NoRespondersError) as exc:
+            raise PublishError(
+                subject,
+                "no stream captures this subject",
+                recoverable=False,
+                detail="check the label, kind and source tokens against the subject contract",
+            ) from exc
+        except APIError as exc:
+            description = str(getattr(exc, "description", "") or exc)
+            full = "maximum" in description or "insufficient resources" in description
+            raise PublishError(
+                subject,
+                "stream full" if full else "server refused the message",
+                recoverable=full,
+                detail=description,
+            ) from exc
+        except (NatsTimeoutError, TimeoutError) as exc:
+            raise PublishError(subject, "no acknowledgement in time", recoverable=True) from exc
+        return PublishReceipt(ack.stream, ack.seq, bool(ack.duplicate))

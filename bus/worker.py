@@ -1,0 +1,352 @@
+"""The worker loop every service runs: pull, handle, settle — and drain on request.
+
+Guarantees, in order of importance:
+
+* A message is acknowledged only after the handler returned, i.e. after every output it
+  published got its PubAck. A crash before that redelivers the message.
+* Bad input is dead-lettered (published AND acknowledged) before the input is terminated.
+* Recoverable failures are ``nak``-ed with a growing delay; after ``max_deliveries`` attempts
+  the message is dead-lettered with its last error instead of looping forever.
+* While a handler runs, ``in_progress`` heartbeats keep the short ack wait from expiring, so a
+  live worker keeps its message and a dead worker's messages come back within seconds.
+* ``stop()`` stops fetching, lets in-flight handlers finish within ``drain_timeout``, and
+  ``nak``-s whatever is still unfinished so another worker takes it at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from bus.dlq import publish_dead_letter
+from bus.publish import Publisher, PublishError
+from bus.slots import SlotPool
+from bus.topology import PRECEDENCES, ConsumerSpec, consumer_precedence
+from schemas.v1 import DeadLetterReason, Label
+
+log = logging.getLogger("vigie.worker")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One delivered message, as plain values (handlers never see the client's objects)."""
+
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+    stream: str
+    stream_seq: int
+    num_delivered: int
+    consumer: str
+    label: Label
+
+
+@dataclass(frozen=True)
+class Ack:
+    """Done: acknowledge."""
+
+
+@dataclass(frozen=True)
+class Defer:
+    """Not done, not failed: hand the message back to be delivered again after ``delay``."""
+
+    delay: float
+
+
+Outcome = Ack | Defer
+
+
+@dataclass(frozen=True)
+class Reject(Exception):
+    """Bad input: dead-letter it with this reason; retrying would not help."""
+
+    reason: DeadLetterReason
+    message: str
+    fields: dict[str, str] = field(default_factory=dict)
+    report_id: str | None = None
+    recoverable: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Retry(Exception):
+    """A transient failure (a full stream, a timeout): try again later."""
+
+    message: str
+    recoverable: bool = True
+
+    def __str__(self) -> str:
+        return self.message
+
+
+Handler = Callable[[Delivery], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    concurrency: int = 64
+    fetch_batch: int = 64
+    fetch_timeout: float = 2.0
+    ack_wait: float = 10.0
+    max_deliveries: int = 5
+    nak_backoff: tuple[float, ...] = (1.0, 5.0, 30.0)
+    drain_timeout: float = 10.0
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return max(0.2, self.ack_wait / 3)
+
+    def backoff(self, num_delivered: int) -> float:
+        index = min(max(num_delivered - 1, 0), len(self.nak_backoff) - 1)
+        return self.nak_backoff[index]
+
+
+@dataclass
+class WorkerStats:
+    handled: int = 0
+    acked: int = 0
+    deferred: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+
+
+class Worker:
+    """Runs ``handler`` over the messages of ``consumers`` until ``stop()``."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        publisher: Publisher,
+        *,
+        stage: str,
+        consumers: list[ConsumerSpec],
+        handler: Handler,
+        settings: WorkerSettings | None = None,
+    ) -> None:
+        if not consumers:
+            raise ValueError(f"{stage}: no consumers to pull from")
+        self._js = js
+        self._publisher = publisher
+        self.stage = stage
+        self._consumers = consumers
+        self._handler = handler
+        self.settings = settings or WorkerSettings()
+        self.slots = SlotPool(self.settings.concurrency)
+        self.stats = WorkerStats()
+        self._stopping = anyio.Event()
+        self._fetching = anyio.CancelScope()
+        self._in_flight = 0
+        self._idle = anyio.Event()
+        self._idle.set()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._fetching.cancel()
+
+    async def run(self) -> None:
+        async with anyio.create_task_group() as handlers:
+            with self._fetching:
+                async with anyio.create_task_group() as fetchers:
+                    for spec in self._consumers:
+                        fetchers.start_soon(self._fetch_loop, spec, handlers)
+            # Fetching has stopped: give in-flight work its bounded time, then hand it back.
+            with anyio.move_on_after(self.settings.drain_timeout):
+                await self._idle.wait()
+            if self._in_flight:
+                log.warning(
+                    "%s: drain timeout, returning %d in-flight", self.stage, self._in_flight
+                )
+                handlers.cancel_scope.cancel()
+
+    async def _fetch_loop(self, spec: ConsumerSpec, handlers: TaskGroup) -> None:
+        rank = PRECEDENCES.index(consumer_precedence(spec))
+        sub = await self._bind(spec)
+        label: Label = spec.stream.rsplit("_", 1)[1].lower()  # type: ignore[assignment]
+        want = 1
+        failures = 0
+        while not self._stopping.is_set():
+            taken = await self.slots.acquire(rank, want)
+            try:
+                msgs = await sub.fetch(taken, timeout=self.settings.fetch_timeout)
+            except TimeoutError:
+                msgs = []
+            except Exception as exc:  # disconnected, server restarting: keep trying
+                failures += 1
+                self.slots.release(taken)
+                delay = min(5.0, 0.1 * 2**failures)
+                log.warning(
+                    "%s: fetch from %s failed (%s); retry in %.1fs",
+                    self.stage,
+                    spec.durable,
+                    exc,
+                    delay,
+                )
+                await anyio.sleep(delay)
+                continue
+            failures = 0
+            self.slots.release(taken - len(msgs))
+            # An idle consumer holds one slot while it long-polls; a busy one asks for a batch.
+            want = self.settings.fetch_batch if msgs else 1
+            for msg in msgs:
+                self._in_flight += 1
+                self._idle = anyio.Event() if self._idle.is_set() else self._idle
+                handlers.start_soon(self._handle, msg, spec, label)
+
+    async def _bind(self, spec: ConsumerSpec) -> Any:
+        while True:
+            try:
+                return await self._js.pull_subscribe_bind(
+                    durable=spec.durable, stream=spec.stream, pending_msgs_limit=4096
+                )
+            except Exception as exc:
+                log.warning("%s: cannot bind %s (%s); retrying", self.stage, spec.durable, exc)
+                await anyio.sleep(1.0)
+
+    async def _handle(self, msg: Msg, spec: ConsumerSpec, label: Label) -> None:
+        meta = msg.metadata
+        delivery = Delivery(
+            subject=msg.subject,
+            data=msg.data,
+            headers=dict(msg.headers or {}),
+            stream=meta.stream,
+            stream_seq=meta.sequence.stream,
+            num_delivered=meta.num_delivered,
+            consumer=spec.durable,
+            label=label,
+        )
+        settled = False
+        try:
+            outcome = await self._run_handler(msg, delivery)
+            self.stats.handled += 1
+            if isinstance(outcome, Defer):
+                await msg.nak(delay=outcome.delay)
+                self.stats.deferred += 1
+            else:
+                await msg.ack()
+                self.stats.acked += 1
+            settled = True
+        except Reject as rej:
+            settled = await self._dead_letter(
+                msg, delivery, rej.reason, rej.message, rej.recoverable, rej.fields, rej.report_id
+            )
+        except Exception as exc:
+            settled = await self._on_failure(msg, delivery, exc)
+        finally:
+            if not settled:
+                # Cancelled by drain or a failed dead-letter publish: hand it straight back.
+                with anyio.CancelScope(shield=True), anyio.move_on_after(2.0):
+                    try:
+                        await msg.nak()
+                    except Exception:
+                        log.debug("nak failed; ack wait will redeliver", exc_info=True)
+            self.slots.release(1)
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def _run_handler(self, msg: Msg, delivery: Delivery) -> Outcome:
+        error: Exception | None = None
+        outcome: Outcome = Ack()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._heartbeat, msg)
+            try:
+                outcome = await self._handler(delivery)
+            except Exception as exc:  # re-raised below, outside the group, unwrapped
+                error = exc
+            finally:
+                tg.cancel_scope.cancel()
+        if error is not None:
+            raise error
+        return outcome
+
+    async def _on_failure(self, msg: Msg, delivery: Delivery, exc: Exception) -> bool:
+        if delivery.num_delivered >= self.settings.max_deliveries:
+            return await self._dead_letter(
+                msg,
+                delivery,
+                "max_deliveries",
+                f"failed {delivery.num_delivered} times; last error: {exc}",
+                recoverable=True,
+                fields={"error_type": type(exc).__name__},
+                report_id=None,
+            )
+        delay = self.settings.backoff(delivery.num_delivered)
+        recoverable = getattr(exc, "recoverable", None)
+        level = logging.INFO if recoverable else logging.ERROR
+        log.log(
+            level,
+            "%s: %s seq %d failed (%s); retry in %.0fs",
+            self.stage,
+            delivery.stream,
+            delivery.stream_seq,
+            exc,
+            delay,
+            exc_info=recoverable is None,
+        )
+        await msg.nak(delay=delay)
+        self.stats.retried += 1
+        return True
+
+    async def _dead_letter(
+        self,
+        msg: Msg,
+        delivery: Delivery,
+        reason: DeadLetterReason,
+        message: str,
+        recoverable: bool,
+        fields: dict[str, str],
+        report_id: str | None,
+    ) -> bool:
+        try:
+            await publish_dead_letter(
+                self._publisher,
+                stage=self.stage,
+                label=delivery.label,
+                reason=reason,
+                message=message,
+                recoverable=recoverable,
+                subject=delivery.subject,
+                headers=delivery.headers,
+                data=delivery.data,
+                stream=delivery.stream,
+                stream_seq=delivery.stream_seq,
+                deliveries=delivery.num_delivered,
+                report_id=report_id,
+                fields=fields,
+            )
+        except PublishError as exc:
+            log.error("%s: dead letter not stored (%s); input kept for retry", self.stage, exc)
+            await msg.nak(delay=self.settings.backoff(delivery.num_delivered))
+            return True
+        # Only now that the dead letter is stored may the input go.
+        await msg.term()
+        self.stats.dead_lettered += 1
+        log.info(
+            "%s: dead-lettered %s seq %d: %s",
+            self.stage,
+            delivery.stream,
+            delivery.stream_seq,
+            reason,
+        )
+        return True
+
+    async def _heartbeat(self, msg: Msg) -> None:
+        while True:
+            await anyio.sleep(self.settings.heartbeat_interval)
+            try:
+                await msg.in_progress()
+            except Exception:
+                log.debug("in_progress failed", exc_info=True)

@@ -1,0 +1,146 @@
+"""Collation as pure functions of the durable per-report state.
+
+The service applies them inside a compare-and-set loop on the label's collate bucket:
+
+1. ``merge`` the incoming report or task result into the state (idempotent: a redelivered
+   input changes nothing);
+2. ``plan_revision`` decides whether a new revision is due — the first when every expected task
+   has answered or the deadline passed, a later one when a task answered after the last;
+3. the revision is *reserved* in the state before it is published, and *confirmed* after its
+   PubAck. A reservation left unconfirmed by a crash is published again by the next input that
+   touches the report, with the same ``Nats-Msg-Id`` — so each revision is published once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+from schemas.v1 import (
+    CollateInput,
+    CollateState,
+    EnrichedEvent,
+    Entity,
+    IngestedReport,
+    Label,
+    Provenance,
+    PublishedRevision,
+    TaskName,
+    TaskOutcome,
+    TaskResult,
+    highest_label,
+)
+
+VERSION = "collate/1.0"
+
+
+def merge(state: CollateState | None, item: CollateInput) -> CollateState:
+    current = state or CollateState(report_id=item.report_id)
+    if isinstance(item, IngestedReport):
+        if current.report is not None:
+            return current
+        return msgspec.structs.replace(current, report=item)
+    if any(r.task == item.task for r in current.results):
+        return current  # first answer of a task wins; a redelivery repeats it
+    return msgspec.structs.replace(current, results=[*current.results, item])
+
+
+def answered_tasks(state: CollateState) -> list[TaskName]:
+    if state.report is None:
+        return []
+    expected = state.report.expected_tasks
+    done = {r.task for r in state.results}
+    return [t for t in expected if t in done]
+
+
+def is_complete(state: CollateState) -> bool:
+    return state.report is not None and len(answered_tasks(state)) == len(
+        state.report.expected_tasks
+    )
+
+
+def plan_revision(state: CollateState, now: dt.datetime) -> PublishedRevision | None:
+    """The next revision to publish, or None when nothing new is due."""
+    if state.report is None:
+        return None
+    answered = answered_tasks(state)
+    complete = len(answered) == len(state.report.expected_tasks)
+    if not state.published:
+        if complete or now >= state.report.deadline_at:
+            return PublishedRevision(revision=1, tasks=answered, partial=not complete)
+        return None
+    last = state.published[-1]
+    if set(answered) - set(last.tasks):
+        return PublishedRevision(revision=last.revision + 1, tasks=answered, partial=not complete)
+    return None
+
+
+def reserve(state: CollateState, revision: PublishedRevision) -> CollateState:
+    return msgspec.structs.replace(state, published=[*state.published, revision])
+
+
+def confirm(state: CollateState, revision: int) -> CollateState:
+    revisions = [
+        msgspec.structs.replace(p, confirmed=True) if p.revision == revision else p
+        for p in state.published
+    ]
+    return msgspec.structs.replace(state, published=revisions)
+
+
+def unconfirmed(state: CollateState) -> list[PublishedRevision]:
+    return [p for p in state.published if not p.confirmed]
+
+
+def first_published(state: CollateState) -> bool:
+    """The report's own message may go once revision 1 exists; later answers come as results."""
+    return bool(state.published)
+
+
+def enriched_label(report: IngestedReport, results: list[TaskResult]) -> Label:
+    return highest_label([report.label, *(r.label for r in results)])
+
+
+def build_event(
+    state: CollateState, revision: PublishedRevision, now: dt.datetime
+) -> EnrichedEvent:
+    """The enriched event of ``revision``: only the results that revision includes."""
+    report = state.report
+    if report is None:
+        raise ValueError(f"report {state.report_id}: no ingested report to build an event from")
+    included = [r for r in state.results if r.task in revision.tasks]
+    by_task = {r.task: r for r in included}
+    outcomes = [
+        TaskOutcome(task=t, status=by_task[t].status, detail=by_task[t].detail)
+        if t in by_task
+        else TaskOutcome(task=t, status="missing", detail="no answer before the deadline")
+        for t in report.expected_tasks
+    ]
+    entities: list[Entity] = sorted(
+        (e for r in included for e in r.entities), key=lambda e: (e.start, e.end, e.type)
+    )
+    provenance = [*report.provenance, *(r.provenance for r in included if r.provenance)]
+    provenance.append(Provenance(stage="collate", version=VERSION, started_at=now, finished_at=now))
+    return EnrichedEvent(
+        report_id=report.report_id,
+        revision=revision.revision,
+        partial=revision.partial,
+        label=enriched_label(report, included),
+        kind=report.kind,
+        source=report.source,
+        precedence=report.precedence,
+        original_text=report.original_text,
+        normalised_text=report.normalised_text,
+        language=report.language,
+        language_confidence=report.language_confidence,
+        entities=entities,
+        tasks=outcomes,
+        ingested_at=report.ingested_at,
+        published_at=now,
+        trace_id=report.trace_id,
+        provenance=provenance,
+        publisher_id=report.publisher_id,
+        observed_at=report.observed_at,
+        originator=report.originator,
+        sensor=report.sensor,
+    )

@@ -1,0 +1,136 @@
+"""collate: reports and task results → one enriched event per revision, exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import msgspec
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from bus.publish import Publisher
+from bus.topology import enriched_subject
+from bus.tracing import TRACEPARENT, continue_or_start
+from bus.worker import Ack, Defer, Delivery, Outcome, Reject
+from schemas.v1 import (
+    CollateInput,
+    CollateState,
+    IngestedReport,
+    PublishedRevision,
+    collate_input_decoder,
+    collate_state_decoder,
+    json_encoder,
+)
+from services.collate import logic
+
+log = logging.getLogger("vigie.collate")
+
+
+@dataclass
+class CollateStats:
+    published: int = 0
+    partial: int = 0
+    revisions: int = 0
+
+
+class CollateService:
+    def __init__(
+        self,
+        publisher: Publisher,
+        state_buckets: dict[str, KeyValue],
+        *,
+        recheck_interval: float = 5.0,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._publisher = publisher
+        self._buckets = state_buckets
+        self._recheck = recheck_interval
+        self._clock = clock
+        self.stats = CollateStats()
+
+    async def handle(self, d: Delivery) -> Outcome:
+        try:
+            item: CollateInput = collate_input_decoder.decode(d.data)
+        except msgspec.DecodeError as exc:
+            raise Reject("schema_violation", f"not a report or task result: {exc}") from exc
+        kv = self._buckets[d.label]
+        state = await self._apply(kv, item.report_id, item)
+        # Publishing may take a while; whatever answered meanwhile is planned on the next pass.
+        while pending := logic.unconfirmed(state):
+            for revision in pending:
+                await self._publish(kv, state, revision, d.headers)
+            state = await self._apply(kv, item.report_id, None)
+        if isinstance(item, IngestedReport) and not logic.first_published(state):
+            # Park the report's own message until its deadline: JetStream keeps the timer.
+            remaining = (item.deadline_at - self._clock()).total_seconds()
+            return Defer(max(0.05, min(remaining, self._recheck)))
+        return Ack()
+
+    async def _apply(self, kv: KeyValue, key: str, item: CollateInput | None) -> CollateState:
+        """Merge and reserve under compare-and-set; returns the state as stored."""
+        while True:
+            state, seq = await _read(kv, key)
+            merged = logic.merge(state, item) if item else state or CollateState(report_id=key)
+            plan = logic.plan_revision(merged, self._clock())
+            if plan is not None and not logic.unconfirmed(merged):
+                merged = logic.reserve(merged, plan)
+            if merged == state or (state is None and item is None):
+                return merged
+            if await _write(kv, key, merged, seq):
+                return merged
+
+    async def _publish(
+        self,
+        kv: KeyValue,
+        state: CollateState,
+        revision: PublishedRevision,
+        headers: dict[str, str],
+    ) -> None:
+        event = logic.build_event(state, revision, self._clock())
+        trace = continue_or_start(headers)
+        receipt = await self._publisher.publish(
+            enriched_subject(event.label, event.kind, event.source),
+            json_encoder.encode(event),
+            msg_id=f"{event.report_id}:r{revision.revision}",
+            headers={TRACEPARENT: trace.traceparent},
+        )
+        if not receipt.duplicate:
+            self.stats.published += 1
+            self.stats.partial += revision.partial
+            self.stats.revisions += revision.revision > 1
+            log.info(
+                "%s revision %d published%s",
+                event.report_id,
+                revision.revision,
+                " (partial)" if revision.partial else "",
+            )
+        while True:
+            current, seq = await _read(kv, state.report_id)
+            if current is None or revision not in logic.unconfirmed(current):
+                return
+            if await _write(kv, state.report_id, logic.confirm(current, revision.revision), seq):
+                return
+
+
+async def _read(kv: KeyValue, key: str) -> tuple[CollateState | None, int]:
+    try:
+        entry = await kv.get(key)
+    except KeyNotFoundError:
+        return None, 0
+    assert entry.value is not None and entry.revision is not None
+    return collate_state_decoder.decode(entry.value), entry.revision
+
+
+async def _write(kv: KeyValue, key: str, state: CollateState, revision: int) -> bool:
+    """False when someone else wrote first (the caller re-reads and merges again)."""
+    try:
+        if revision == 0:
+            await kv.create(key, json_encoder.encode(state))
+        else:
+            await kv.update(key, json_encoder.encode(state), last=revision)
+    except KeyWrongLastSequenceError:
+        return False
+    return True

@@ -1,0 +1,88 @@
+"""MGRS grid references (``31U DQ 48251 11932``, ``4QFJ12345678``), checked by the ``mgrs`` package.
+
+Letters are matched in upper case only: lower-case zone/band/square sequences ("4qfj", "12abc")
+turn up in ordinary prose, identifiers and hashes far more often than in grid references, and
+every MGRS-producing tool and doctrine example writes them in capitals.
+"""
+
+from __future__ import annotations
+
+import re
+
+import mgrs
+
+from schemas import Entity
+
+__all__ = ["find_mgrs"]
+
+_SP = "[ \u00a0\u202f]"
+
+# Zone 1-60 (leading zero allowed), band C-X and square column A-Z without I/O, row A-V without
+# I/O. Digits are either one even run or two runs of equal length separated by a space; the
+# parity and length checks happen in Python so that a rejected odd run cannot fall back to a
+# shorter, wrongly accepted reference. [0-9] excludes non-ASCII digits that \d would accept.
+_MGRS_RE = re.compile(
+    rf"(?<!\w)(?P<zone>0?[1-9]|[1-5][0-9]|60)(?P<gap1>{_SP}?)(?P<band>[C-HJ-NP-X])"
+    rf"(?P<gap2>{_SP}?)(?P<square>[A-HJ-NP-Z][A-HJ-NP-V])"
+    rf"(?:{_SP}?(?P<easting>[0-9]{{1,5}}){_SP}(?P<northing>[0-9]{{1,5}})"
+    rf"|{_SP}?(?P<digits>[0-9]{{1,10}}))?"
+    r"(?!\w)"
+)
+
+# The converter holds no per-call state; building it once keeps the scan cheap.
+_CONVERTER = mgrs.MGRS()
+
+
+def find_mgrs(text: str) -> list[Entity]:
+    """Every MGRS reference in ``text`` that the ``mgrs`` package can convert, in order."""
+    found: list[Entity] = []
+    for match in _MGRS_RE.finditer(text):
+        entity = _to_entity(match)
+        if entity is not None:
+            found.append(entity)
+    return found
+
+
+def _to_entity(match: re.Match[str]) -> Entity | None:
+    easting, northing = match["easting"], match["northing"]
+    if easting is not None and northing is not None:
+        if len(easting) != len(northing):
+            return None
+        digits = easting + northing
+    else:
+        digits = match["digits"] or ""
+    if len(digits) % 2:
+        return None
+    if not digits and (match["gap1"] or match["gap2"]):
+        # "11E BP" is a unit name (11e brigade parachutiste) in capitals, not a 100 km square:
+        # a bare square is only accepted written compact.
+        return None
+    canonical = f"{int(match['zone'])}{match['band']}{match['square']}{digits}"
+    position = _lat_lon(canonical)
+    if position is None:
+        return None
+    lat, lon = position
+    return Entity(
+        type="Location",
+        text=match.group(0),
+        start=match.start(),
+        end=match.end(),
+        form="mgrs",
+        value=canonical,
+        lat=lat,
+        lon=lon,
+    )
+
+
+def _lat_lon(canonical: str) -> tuple[float, float] | None:
+    try:
+        lat, lon = _CONVERTER.toLatLon(canonical)
+        # Adding 0.0 turns a rounded -0.0 into 0.0 so equal positions compare and print alike.
+        result = (round(float(lat), 6) + 0.0, round(float(lon), 6) + 0.0)
+    except Exception:
+        # The native converter raises its own MGRSError, but also ValueError/TypeError on
+        # inputs it does not expect; any failure means "not a usable reference".
+        return None
+    if not (-90.0 <= result[0] <= 90.0 and -180.0 <= result[1] <= 180.0):
+        return None
+    return result

@@ -1,0 +1,65 @@
+"""extract: work.<label>.extract.<prec> → a TaskResult with grounded entities for collate.
+
+This release runs the deterministic stage (date-time groups, MGRS, lat/long); the model stage
+joins it later behind the same subjects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import anyio.to_thread
+import msgspec
+
+from bus.publish import Publisher
+from bus.topology import result_subject
+from bus.tracing import TRACEPARENT, continue_or_start
+from bus.worker import Ack, Delivery, Outcome, Reject
+from schemas.v1 import IngestedReport, Provenance, TaskResult, ingested_decoder, json_encoder
+from services.extract.patterns import find_pattern_entities
+
+VERSION = "extract-patterns/1.0"
+
+
+def decode_work(data: bytes) -> IngestedReport:
+    try:
+        return ingested_decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise Reject("schema_violation", f"not an IngestedReport: {exc}") from exc
+
+
+class ExtractService:
+    def __init__(
+        self,
+        publisher: Publisher,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._publisher = publisher
+        self._clock = clock
+
+    async def handle(self, d: Delivery) -> Outcome:
+        report = decode_work(d.data)
+        started = self._clock()
+        # Regex scanning of a 256 KiB report takes long enough to stall other messages.
+        entities = await anyio.to_thread.run_sync(
+            find_pattern_entities, report.normalised_text, report.observed_at or report.ingested_at
+        )
+        result = TaskResult(
+            report_id=report.report_id,
+            task="extract",
+            label=report.label,
+            status="ok",
+            entities=entities,
+            provenance=Provenance(
+                stage="extract", version=VERSION, started_at=started, finished_at=self._clock()
+            ),
+        )
+        trace = continue_or_start(d.headers)
+        await self._publisher.publish(
+            result_subject(report.label, report.precedence),
+            json_encoder.encode(result),
+            msg_id=f"{report.report_id}:result:extract",
+            headers={TRACEPARENT: trace.traceparent},
+        )
+        return Ack()

@@ -1,0 +1,178 @@
+"""ingest: feeds.<label>.<kind>.<source> → one IngestedReport for collate and one per task."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio.to_thread
+import msgspec
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from bus.publish import Publisher
+from bus.topology import collate_subject, parse_feed_subject, work_subject
+from bus.tracing import TRACEPARENT, continue_or_start
+from bus.worker import Ack, Delivery, Outcome, Reject
+from schemas.v1 import IngestedReport, Precedence, Provenance, TaskName, json_encoder
+from services.ingest.normalise import LanguageIdentifier
+from services.ingest.parse import Accepted, content_digest, parse_feed, report_identity
+
+log = logging.getLogger("vigie.ingest")
+VERSION = "ingest/1.0"
+
+
+class SeenRecord(msgspec.Struct, frozen=True):
+    """What the dedupe horizon remembers of a report (a key of the label's ingest bucket)."""
+
+    digest: str
+    stream: str
+    stream_seq: int
+    subject: str
+    at: dt.datetime
+
+
+_seen_decoder = msgspec.json.Decoder(SeenRecord)
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    max_text_bytes: int = 262_144
+    tasks: tuple[TaskName, ...] = ("extract",)
+    default_precedence: Precedence = "ROUTINE"
+    deadlines: tuple[tuple[str, float], ...] = (
+        ("FLASH", 30.0), ("IMMEDIATE", 60.0), ("PRIORITY", 300.0), ("ROUTINE", 900.0),
+    )  # fmt: skip
+
+    def deadline_for(self, precedence: str) -> float:
+        return dict(self.deadlines)[precedence]
+
+
+@dataclass
+class IngestStats:
+    accepted: int = 0
+    duplicates: int = 0
+
+
+class IngestService:
+    def __init__(
+        self,
+        publisher: Publisher,
+        dedupe_buckets: dict[str, KeyValue],
+        settings: IngestSettings,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._publisher = publisher
+        self._buckets = dedupe_buckets
+        self.settings = settings
+        self._clock = clock
+        self._languages = LanguageIdentifier()
+        self.stats = IngestStats()
+
+    async def handle(self, d: Delivery) -> Outcome:
+        started = self._clock()
+        feed = parse_feed_subject(d.subject)
+        if feed is None or feed.label != d.label:
+            raise Reject(
+                "bad_subject",
+                f"{d.subject!r} is not feeds.<label>.<kind>.<source> "
+                "with source of [A-Za-z0-9_-]{1,64}",
+            )
+        accepted = parse_feed(
+            feed.kind,
+            d.data,
+            d.headers,
+            max_text_bytes=self.settings.max_text_bytes,
+            default_precedence=self.settings.default_precedence,
+        )
+        report_id = report_identity(
+            d.label, feed.source, d.subject, d.data, d.headers, accepted.publisher_id
+        )
+        if not await self._first_sighting(d, report_id):
+            self.stats.duplicates += 1
+            log.info("duplicate of %s dropped (%s seq %d)", report_id, d.stream, d.stream_seq)
+            return Ack()
+        language, confidence = await self._language(accepted)
+        trace = continue_or_start(d.headers)
+        ingested_at = self._clock()
+        deadline = ingested_at + dt.timedelta(
+            seconds=self.settings.deadline_for(accepted.precedence)
+        )
+        report = IngestedReport(
+            report_id=report_id,
+            label=d.label,
+            kind=feed.kind,  # type: ignore[arg-type]
+            source=feed.source,
+            subject=d.subject,
+            precedence=accepted.precedence,
+            original_text=accepted.original_text,
+            normalised_text=accepted.normalised_text,
+            language=language,
+            language_confidence=confidence,
+            expected_tasks=list(self.settings.tasks),
+            ingested_at=ingested_at,
+            deadline_at=deadline,
+            trace_id=trace.trace_id,
+            publisher_id=accepted.publisher_id,
+            observed_at=accepted.observed_at,
+            originator=accepted.originator,
+            sensor=accepted.sensor,
+            provenance=[
+                Provenance(
+                    stage="ingest", version=VERSION, started_at=started, finished_at=ingested_at
+                )
+            ],
+        )
+        payload = json_encoder.encode(report)
+        headers = {TRACEPARENT: trace.traceparent}
+        # Collate learns what to wait for before any task can answer.
+        await self._publisher.publish(
+            collate_subject(d.label, accepted.precedence),
+            payload,
+            msg_id=f"{report_id}:ingested",
+            headers=headers,
+        )
+        for task in self.settings.tasks:
+            await self._publisher.publish(
+                work_subject(d.label, task, accepted.precedence),
+                payload,
+                msg_id=f"{report_id}:work:{task}",
+                headers=headers,
+            )
+        self.stats.accepted += 1
+        return Ack()
+
+    async def _first_sighting(self, d: Delivery, report_id: str) -> bool:
+        """True for a new report (or a redelivery of the message that first carried it)."""
+        kv = self._buckets[d.label]
+        digest = content_digest(d.data, d.headers)
+        record = SeenRecord(digest, d.stream, d.stream_seq, d.subject, self._clock())
+        while True:
+            try:
+                entry = await kv.get(report_id)
+            except KeyNotFoundError:
+                try:
+                    await kv.create(report_id, json_encoder.encode(record))
+                    return True
+                except KeyWrongLastSequenceError:
+                    continue  # another worker created it first: judge against theirs
+            assert entry.value is not None
+            seen = _seen_decoder.decode(entry.value)
+            if seen.digest != digest:
+                raise Reject(
+                    "id_conflict",
+                    f"report id {report_id} was first seen with other content "
+                    f"({seen.stream} seq {seen.stream_seq})",
+                    {"first_stream": seen.stream, "first_seq": str(seen.stream_seq)},
+                    report_id=report_id,
+                )
+            return (seen.stream, seen.stream_seq) == (d.stream, d.stream_seq)
+
+    async def _language(self, accepted: Accepted) -> tuple[str | None, float | None]:
+        if accepted.language:
+            return accepted.language, 1.0
+        # Identification is CPU work: keep it off the event loop.
+        guess = await anyio.to_thread.run_sync(self._languages.identify, accepted.normalised_text)
+        return (guess.language, guess.confidence) if guess else (None, None)

@@ -1,0 +1,144 @@
+"""Run one service against a NATS server: connect, provision, pull, drain on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import anyio
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.errors import APIError
+from nats.js.kv import KeyValue
+
+from bus.connect import connected
+from bus.provision import ProvisionReport, provision
+from bus.publish import JetStreamPublisher, Publisher
+from bus.topology import ConsumerSpec, Topology, build_topology, kv_bucket
+from bus.worker import Delivery, Outcome, Worker, WorkerSettings
+from services.config import Config, topology_settings
+
+log = logging.getLogger("vigie.runtime")
+
+SERVICES: tuple[str, ...] = ("ingest", "extract", "collate")
+
+
+@dataclass(frozen=True)
+class ServiceParts:
+    handler: Callable[[Delivery], Awaitable[Outcome]]
+    consumers: list[ConsumerSpec]
+
+
+def worker_settings(cfg: Config) -> WorkerSettings:
+    return WorkerSettings(
+        concurrency=cfg.bus.concurrency,
+        fetch_batch=cfg.bus.fetch_batch,
+        ack_wait=cfg.bus.ack_wait,
+        max_deliveries=cfg.bus.max_deliveries,
+        nak_backoff=tuple(cfg.bus.nak_backoff),
+        drain_timeout=cfg.bus.drain_timeout,
+    )
+
+
+async def provision_with_retry(js: JetStreamContext, topology: Topology) -> ProvisionReport:
+    """Services start together and provision concurrently: a lost create race is retried."""
+    for attempt in range(5):
+        try:
+            return await provision(js, topology)
+        except APIError as exc:
+            if attempt == 4:
+                raise
+            log.info("provisioning raced (%s); retrying", exc)
+            await anyio.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+async def _buckets(js: JetStreamContext, purpose: str, labels: tuple[str, ...]) -> dict[str, KeyValue]:
+    return {label: await js.key_value(kv_bucket(purpose, label)) for label in labels}  # type: ignore[arg-type]
+
+
+async def build_service(
+    name: str, js: JetStreamContext, publisher: Publisher, topology: Topology, cfg: Config
+) -> ServiceParts:
+    labels = tuple(cfg.bus.labels)
+    if name == "ingest":
+        from services.ingest.service import IngestService, IngestSettings
+
+        ingest = IngestService(
+            publisher,
+            await _buckets(js, "ingest", labels),
+            IngestSettings(
+                max_text_bytes=cfg.ingest.max_text_bytes,
+                tasks=tuple(cfg.ingest.tasks),  # type: ignore[arg-type]
+                default_precedence=cfg.ingest.default_precedence,  # type: ignore[arg-type]
+                deadlines=tuple(
+                    (p, cfg.collate.deadline_for(p))
+                    for p in ("FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE")
+                ),
+            ),
+        )
+        return ServiceParts(ingest.handle, topology.consumers_for("ingest", labels))
+    if name == "extract":
+        from services.extract.service import ExtractService
+
+        return ServiceParts(
+            ExtractService(publisher).handle, topology.consumers_for("extract", labels)
+        )
+    if name == "collate":
+        from services.collate.service import CollateService
+
+        collate = CollateService(
+            publisher,
+            await _buckets(js, "collate", labels),
+            recheck_interval=cfg.collate.recheck_interval,
+        )
+        consumers = topology.consumers_for("collate", labels) + topology.consumers_for(
+            "result", labels
+        )
+        return ServiceParts(collate.handle, consumers)
+    raise ValueError(f"unknown service {name!r}; choose one of {', '.join(SERVICES)}")
+
+
+async def run_service(name: str, url: str, cfg: Config, *, ready: anyio.Event | None = None) -> None:
+    """Serve until SIGTERM/SIGINT, then drain within ``bus.drain_timeout``."""
+    async with connected(
+        url,
+        name=f"vigie-{name}",
+        connect_timeout=cfg.nats.connect_timeout,
+        reconnect_wait_max=cfg.nats.reconnect_wait_max,
+    ) as nc:
+        worker = await start_worker(name, nc, cfg)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_stop_on_signal, worker)
+            log.info("%s serving %d consumers", name, len(worker._consumers))
+            if ready is not None:
+                ready.set()
+            await worker.run()
+            tg.cancel_scope.cancel()
+        log.info("%s drained: %s", name, worker.stats)
+
+
+async def start_worker(name: str, nc: Client, cfg: Config) -> Worker:
+    js = nc.jetstream()
+    topology = build_topology(topology_settings(cfg))
+    await provision_with_retry(js, topology)
+    publisher = JetStreamPublisher(js)
+    parts = await build_service(name, js, publisher, topology, cfg)
+    return Worker(
+        js,
+        publisher,
+        stage=name,
+        consumers=parts.consumers,
+        handler=parts.handler,
+        settings=worker_settings(cfg),
+    )
+
+
+async def _stop_on_signal(worker: Worker) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            log.info("%s: %s received, draining", worker.stage, signal.Signals(signum).name)
+            worker.stop()
+            return
