@@ -271,7 +271,8 @@ def _description() -> str:
     policy = inspect.cleandoc(v1.__doc__ or "")
     return (
         "Vigie enriches free-text military reports and sensor readings published on NATS "
-        "JetStream and publishes one enriched event per report.\n\n"
+        "JetStream and publishes each report enriched (again, as a new revision, when a task "
+        "answers after a partial event was published).\n\n"
         f"Protection labels, lowest first: {labels}. The label is the second token of every "
         "subject and each stream holds a single label, so access is granted per label. A "
         "derived product carries the highest label of its inputs.\n\n"

@@ -18,6 +18,9 @@ LANGUAGE = "Vigie-Language"
 OBSERVED_AT = "Vigie-Observed-At"
 #: Who wrote the report (unit, callsign or sensor operator).
 ORIGINATOR = "Vigie-Originator"
+#: The report's id when ``Nats-Msg-Id`` cannot carry it (``vigie dlq requeue`` sets it so a
+#: corrected report keeps its identity while the server's duplicate window still holds the id).
+REPORT_ID = "Vigie-Report-Id"
 #: W3C trace context, propagated on every hop.
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
@@ -32,6 +35,7 @@ PUBLISHER_HEADERS: dict[str, str] = {
     LANGUAGE: "ISO 639-1 language of the text; when absent the language is detected.",
     OBSERVED_AT: "Observation time: ISO-8601 with offset or a DTG (251430ZNOV26).",
     ORIGINATOR: "Originating unit, callsign or operator.",
+    REPORT_ID: "Report id that wins over Nats-Msg-Id for identity (set by `vigie dlq requeue`).",
     TRACEPARENT: "W3C trace context; a report without one starts a new trace at ingest.",
 }
 

@@ -3,9 +3,11 @@
 Compatibility policy (see README, "Schema versions"):
 
 * ``schema_version`` is ``"<major>.<minor>"`` and is written in every message.
-* Within a major version changes are additive only: new optional fields, new enum members
-  announced in the minor's notes. Readers ignore fields they do not know, so a reader of 1.0
-  reads 1.7.
+* Within a major version changes are additive only: new optional fields. Readers ignore fields
+  they do not know, so a reader of 1.0 reads 1.7.
+* The closed sets (labels, kinds, precedences, task names and statuses, entity types, dead-letter
+  reasons) are validated by readers: a new member is a new major version.
+* Every time carries its UTC offset; a time without one is refused.
 * A new major version gets new Structs in ``schemas/v2.py`` and new subjects; readers refuse a
   major they do not know (the message is dead-lettered with reason ``unsupported_version``).
 """
@@ -68,6 +70,7 @@ LanguageCode = Annotated[str, Meta(pattern=r"^[a-z]{2,3}$", description="ISO 639
 ShortText = Annotated[str, Meta(max_length=256)]
 Confidence = Annotated[float, Meta(ge=0.0, le=1.0)]
 Offset = Annotated[int, Meta(ge=0)]
+Time = Annotated[dt.datetime, Meta(tz=True)]
 
 
 def highest_label(labels: list[Label] | tuple[Label, ...]) -> Label:
@@ -93,7 +96,7 @@ class TextReport(_Wire, frozen=True):
     language: LanguageCode | None = None
     #: None: the Vigie-Precedence header decides, else ROUTINE.
     precedence: Precedence | None = None
-    observed_at: dt.datetime | None = None
+    observed_at: Time | None = None
     originator: ShortText | None = None
 
 
@@ -115,7 +118,7 @@ class SensorReading(_Wire, frozen=True):
     sensor_id: ShortText
     sensor_type: Literal["radar", "acoustic", "eo_ir", "sigint", "seismic", "other"]
     position: Position
-    time: dt.datetime
+    time: Time
     detection_class: ShortText
     confidence: Confidence
     schema_version: SchemaVersion = SCHEMA_VERSION
@@ -152,8 +155,8 @@ class Provenance(_Wire, frozen=True):
 
     stage: ShortText
     version: ShortText
-    started_at: dt.datetime
-    finished_at: dt.datetime
+    started_at: Time
+    finished_at: Time
     model: ShortText | None = None
     engine: ShortText | None = None
 
@@ -182,12 +185,12 @@ class IngestedReport(_Wire, frozen=True, tag="ingested", tag_field="type"):
     language: LanguageCode | None
     language_confidence: Confidence | None
     expected_tasks: list[TaskName]
-    ingested_at: dt.datetime
-    deadline_at: dt.datetime
+    ingested_at: Time
+    deadline_at: Time
     trace_id: str
     schema_version: SchemaVersion = SCHEMA_VERSION
     publisher_id: ShortText | None = None
-    observed_at: dt.datetime | None = None
+    observed_at: Time | None = None
     originator: ShortText | None = None
     sensor: SensorReading | None = None
     provenance: list[Provenance] = []
@@ -251,13 +254,13 @@ class EnrichedEvent(_Wire, frozen=True):
     language_confidence: Confidence | None
     entities: list[Entity]
     tasks: list[TaskOutcome]
-    ingested_at: dt.datetime
-    published_at: dt.datetime
+    ingested_at: Time
+    published_at: Time
     trace_id: str
     provenance: list[Provenance]
     schema_version: SchemaVersion = SCHEMA_VERSION
     publisher_id: ShortText | None = None
-    observed_at: dt.datetime | None = None
+    observed_at: Time | None = None
     originator: ShortText | None = None
     sensor: SensorReading | None = None
     translation: str | None = None
@@ -279,7 +282,7 @@ class DeadLetter(_Wire, frozen=True):
     subject: str
     headers: dict[str, str]
     data: bytes
-    at: dt.datetime
+    at: Time
     schema_version: SchemaVersion = SCHEMA_VERSION
     stream: str | None = None
     stream_seq: int | None = None

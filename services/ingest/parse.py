@@ -107,7 +107,7 @@ def parse_feed(
             "invalid_utf8", f"payload is not UTF-8 (byte {exc.start})", {"offset": str(exc.start)}
         ) from exc
     meta = _header_metadata(headers, default_precedence)
-    publisher_id = header(headers, H.MSG_ID)
+    publisher_id = header(headers, H.REPORT_ID) or header(headers, H.MSG_ID)
     if is_json:
         decoded = _decode_json(kind, data)
         if isinstance(decoded, TextReport):

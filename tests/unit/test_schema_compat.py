@@ -212,6 +212,24 @@ def test_wire_types_are_frozen(
         value.schema_version = "9.9"
 
 
+WIRE_STRUCTS = sorted(
+    (
+        c
+        for c in vars(v1).values()
+        if isinstance(c, type) and issubclass(c, msgspec.Struct) and c.__module__ == v1.__name__
+    ),
+    key=lambda c: c.__name__,
+)
+
+
+@pytest.mark.parametrize("cls", WIRE_STRUCTS, ids=lambda c: c.__name__)
+def test_every_wire_struct_is_frozen_and_tolerant(cls: type[msgspec.Struct]) -> None:
+    config = cls.__struct_config__
+    assert config.frozen, "wire values are shared between tasks: they must be immutable"
+    assert not config.forbid_unknown_fields, "readers must ignore fields of newer minors"
+    assert not config.omit_defaults, "the policy says every message carries its version"
+
+
 def test_tagged_types_write_their_tag() -> None:
     result = v1.collate_input_decoder.decode(encode(task_result()))
     report = v1.ingested_decoder.decode(encode(ingested()))

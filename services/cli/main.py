@@ -1,0 +1,66 @@
+"""The ``vigie`` command line: one parser, one clear line per error."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import NoReturn
+
+import anyio
+
+from bus.connect import BusUnreachable
+from bus.embedded import EmbeddedServerError
+from bus.publish import PublishError
+from services.config import ConfigError, LoadedConfig, load_config
+
+Command = Callable[[argparse.Namespace, LoadedConfig], Awaitable[int]]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from services.cli import dlq, inspect, publish, serve
+
+    parser = _Parser(prog="vigie", description="Vigie: streaming enrichment over NATS JetStream")
+    parser.add_argument("--config", metavar="FILE", help="TOML configuration file "
+                        "(default: $VIGIE_CONFIG; see `vigie config`)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
+    for module in (serve, publish, inspect, dlq):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        loaded = load_config(args.config)
+    except ConfigError as exc:
+        print(f"vigie: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=getattr(logging, loaded.config.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    command: Command = args.func
+    try:
+        return anyio.run(command, args, loaded)
+    except KeyboardInterrupt:
+        return 130
+    except (BusUnreachable, EmbeddedServerError, PublishError, ConfigError) as exc:
+        print(f"vigie: {exc}", file=sys.stderr)
+        return 1
+    except* (BusUnreachable, EmbeddedServerError, PublishError) as group:
+        print(f"vigie: {group.exceptions[0]}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
