@@ -22,6 +22,7 @@ from typing import IO, Self
 import anyio
 import anyio.to_thread
 
+from bus.process import die_with_parent
 from bus.topology import SERVER_MAX_PAYLOAD, MiB
 
 READY_MARK = "Server is ready"
@@ -234,7 +235,16 @@ class EmbeddedNats:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self.config_text, encoding="utf-8")
         # Both streams into one pipe: one drainer, and the ring keeps their relative order.
-        proc = subprocess.Popen(argv, stdin=DEVNULL, stdout=PIPE, stderr=STDOUT)
+        # Own session: a Ctrl-C meant for `vigie up` must not stop the server before the
+        # services have drained through it.
+        proc = subprocess.Popen(
+            argv,
+            stdin=DEVNULL,
+            stdout=PIPE,
+            stderr=STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
         _LIVE.add(proc)
         assert proc.stdout is not None
         ready = threading.Event()

@@ -71,8 +71,8 @@ async def build_service(
             await _buckets(js, "ingest", labels),
             IngestSettings(
                 max_text_bytes=cfg.ingest.max_text_bytes,
-                tasks=tuple(cfg.ingest.tasks),  # type: ignore[arg-type]
-                default_precedence=cfg.ingest.default_precedence,  # type: ignore[arg-type]
+                tasks=tuple(cfg.ingest.tasks),
+                default_precedence=cfg.ingest.default_precedence,
                 deadlines=tuple(
                     (p, cfg.collate.deadline_for(p))
                     for p in ("FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE")
@@ -137,8 +137,8 @@ async def start_worker(name: str, nc: Client, cfg: Config) -> Worker:
 
 
 async def _stop_on_signal(worker: Worker) -> None:
+    # Keeps listening after the first signal: a second one must not kill a draining service.
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for signum in signals:
             log.info("%s: %s received, draining", worker.stage, signal.Signals(signum).name)
             worker.stop()
-            return

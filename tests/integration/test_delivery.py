@@ -6,7 +6,7 @@ import anyio
 import nats
 
 from bus.topology import result_subject
-from schemas.v1 import Entity, TaskResult, json_encoder
+from schemas.v1 import TaskResult, json_encoder
 from services.config import BusConfig, CollateConfig, IngestConfig
 from tests.integration.pipeline import collector, fast_config, pipeline
 

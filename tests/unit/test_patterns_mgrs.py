@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from services.extract.patterns.mgrs_ref import find_mgrs
@@ -121,6 +123,27 @@ def test_odd_or_unbalanced_digits_rejected(text: str) -> None:
 )
 def test_invalid_rejected(text: str) -> None:
     assert find_mgrs(text) == []
+
+
+@pytest.mark.parametrize("ignore_warnings", [False, True])
+@pytest.mark.parametrize("text", ["10SDQ", "01NDQ6087", "08UQQ80"])
+def test_square_outside_band_rejected_whatever_the_warning_filter(
+    text: str, ignore_warnings: bool
+) -> None:
+    # The converter only warns on these; the result must not depend on how warnings are handled.
+    with warnings.catch_warnings():
+        if ignore_warnings:
+            warnings.simplefilter("ignore")
+        assert find_mgrs(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "lat"),
+    [("49XHQ469793", 84.41392), ("13CDM9812", -80.05298)],
+)
+def test_polar_band_extensions_accepted(text: str, lat: float) -> None:
+    (entity,) = find_mgrs(text)
+    assert entity.lat == pytest.approx(lat, abs=1e-5)
 
 
 @pytest.mark.parametrize(

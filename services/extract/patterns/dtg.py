@@ -92,8 +92,8 @@ def _to_entity(match: re.Match[str], anchor: dt.datetime | None) -> Entity | Non
     zone = match["zone"]
     month_text = match["month"]
     if month_text is None and (anchor is None or not zone.isupper()):
-        # A lower-case letter after six digits is far more often a reference number than a zone,
-        # unless a month name confirms it.
+        # Only the observed time can place a DTG that has no month; and without a month name to
+        # confirm it, a lower-case letter after six digits is more often a part number suffix.
         return None
     day = int(match["day"])
     clock = (int(match["hour"]), int(match["minute"]), int(match["second"] or 0))

@@ -6,6 +6,7 @@ A pair is reported only when both halves parse: a lone "48.85N" is too weak a si
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterator
 
@@ -63,8 +64,13 @@ def find_latlons(text: str) -> list[Entity]:
         _entity(match, *position)
         for match, position in _scan(_HEMI_PAIR_RE, text, _hemisphere_position)
     ]
+    # Hemisphere pairs come out in order and disjoint, so the only one a bare pair can overlap
+    # is the last one starting before the bare pair ends.
+    starts = [entity.start for entity in found]
+    ends = [entity.end for entity in found]
     for match, position in _scan(_BARE_PAIR_RE, text, _bare_position):
-        if not any(match.start() < e.end and e.start < match.end() for e in found):
+        index = bisect.bisect_left(starts, match.end())
+        if index == 0 or ends[index - 1] <= match.start():
             found.append(_entity(match, *position))
     found.sort(key=lambda entity: entity.start)
     return found

@@ -15,19 +15,21 @@ from schemas import Entity
 
 __all__ = ["find_mgrs"]
 
-_SP = "[ \u00a0\u202f]"
+_GAP = "[ \u00a0\u202f]"
 
 # Zone 1-60 (leading zero allowed), band C-X and square column A-Z without I/O, row A-V without
 # I/O. Digits are either one even run or two runs of equal length separated by a space; the
 # parity and length checks happen in Python so that a rejected odd run cannot fall back to a
 # shorter, wrongly accepted reference. [0-9] excludes non-ASCII digits that \d would accept.
 _MGRS_RE = re.compile(
-    rf"(?<!\w)(?P<zone>0?[1-9]|[1-5][0-9]|60)(?P<gap1>{_SP}?)(?P<band>[C-HJ-NP-X])"
-    rf"(?P<gap2>{_SP}?)(?P<square>[A-HJ-NP-Z][A-HJ-NP-V])"
-    rf"(?:{_SP}?(?P<easting>[0-9]{{1,5}}){_SP}(?P<northing>[0-9]{{1,5}})"
-    rf"|{_SP}?(?P<digits>[0-9]{{1,10}}))?"
+    rf"(?<!\w)(?P<zone>0?[1-9]|[1-5][0-9]|60)(?P<gap1>{_GAP}?)(?P<band>[C-HJ-NP-X])"
+    rf"(?P<gap2>{_GAP}?)(?P<square>[A-HJ-NP-Z][A-HJ-NP-V])"
+    rf"(?:{_GAP}?(?P<easting>[0-9]{{1,5}}){_GAP}(?P<northing>[0-9]{{1,5}})"
+    rf"|{_GAP}?(?P<digits>[0-9]{{1,10}}))?"
     r"(?!\w)"
 )
+
+_BANDS = "CDEFGHJKLMNPQRSTUVWX"
 
 # The converter holds no per-call state; building it once keeps the scan cheap.
 _CONVERTER = mgrs.MGRS()
@@ -58,7 +60,7 @@ def _to_entity(match: re.Match[str]) -> Entity | None:
         # a bare square is only accepted written compact.
         return None
     canonical = f"{int(match['zone'])}{match['band']}{match['square']}{digits}"
-    position = _lat_lon(canonical)
+    position = _lat_lon(canonical, match["band"], len(digits) // 2)
     if position is None:
         return None
     lat, lon = position
@@ -74,15 +76,31 @@ def _to_entity(match: re.Match[str]) -> Entity | None:
     )
 
 
-def _lat_lon(canonical: str) -> tuple[float, float] | None:
+def _lat_lon(canonical: str, band: str, digit_pairs: int) -> tuple[float, float] | None:
     try:
         lat, lon = _CONVERTER.toLatLon(canonical)
-        # Adding 0.0 turns a rounded -0.0 into 0.0 so equal positions compare and print alike.
-        result = (round(float(lat), 6) + 0.0, round(float(lon), 6) + 0.0)
     except Exception:
         # The native converter raises its own MGRSError, but also ValueError/TypeError on
         # inputs it does not expect; any failure means "not a usable reference".
         return None
-    if not (-90.0 <= result[0] <= 90.0 and -180.0 <= result[1] <= 180.0):
+    if not _inside_band(band, float(lat), digit_pairs):
         return None
-    return result
+    # Adding 0.0 turns a rounded -0.0 into 0.0 so equal positions compare and print alike.
+    return round(float(lat), 6) + 0.0, round(float(lon), 6) + 0.0
+
+
+def _inside_band(band: str, lat: float, digit_pairs: int) -> bool:
+    """Whether ``lat`` lies in the latitude band, with the converter's own tolerance.
+
+    A square letter that does not meet the band (``10SDQ``) makes the converter emit a
+    RuntimeWarning and still return a position, instead of raising. Under "warnings as errors"
+    that warning raises and the reference is rejected above; this check rejects the same
+    references when warnings are merely printed, so the outcome does not depend on the caller's
+    warning filters. Tolerance (10**-precision degrees) and the half-degree polar extensions of
+    bands C and X match the converter's behaviour, checked against it on random references.
+    """
+    index = _BANDS.index(band)
+    low = -80.5 if band == "C" else -80.0 + 8.0 * index
+    high = 84.5 if band == "X" else -72.0 + 8.0 * index
+    tolerance = 10.0**-digit_pairs
+    return low - tolerance <= lat <= high + tolerance
