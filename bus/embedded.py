@@ -22,7 +22,6 @@ from typing import IO, Self
 import anyio
 import anyio.to_thread
 
-from bus.process import die_with_parent
 from bus.topology import SERVER_MAX_PAYLOAD, MiB
 
 READY_MARK = "Server is ready"
@@ -236,14 +235,10 @@ class EmbeddedNats:
         self.config_path.write_text(self.config_text, encoding="utf-8")
         # Both streams into one pipe: one drainer, and the ring keeps their relative order.
         # Own session: a Ctrl-C meant for `vigie up` must not stop the server before the
-        # services have drained through it.
+        # services have drained through it. (No parent-death signal here: this runs in a worker
+        # thread, and the kernel ties that signal to the thread, not the process.)
         proc = subprocess.Popen(
-            argv,
-            stdin=DEVNULL,
-            stdout=PIPE,
-            stderr=STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
+            argv, stdin=DEVNULL, stdout=PIPE, stderr=STDOUT, start_new_session=True
         )
         _LIVE.add(proc)
         assert proc.stdout is not None

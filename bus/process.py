@@ -13,7 +13,8 @@ _PR_SET_PDEATHSIG = 1
 def die_with_parent() -> None:
     """``preexec_fn`` for children: the kernel sends SIGTERM when the parent dies (Linux).
 
-    Without it a supervisor killed by SIGKILL would leave its services and server running.
+    Without it a supervisor killed by SIGKILL would leave its services running. The kernel
+    sends it when the *thread* that forked the child ends: fork from a long-lived thread.
     """
     if not sys.platform.startswith("linux"):
         return

@@ -13,6 +13,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from bus.connect import connect
+from bus.topology import LABELS, stream_name
 from bus.worker import Worker
 from schemas.v1 import DeadLetter, EnrichedEvent, dead_letter_decoder, enriched_decoder
 from services.config import BusConfig, CollateConfig, Config, IngestConfig
@@ -58,10 +59,27 @@ class Collector:
 
 @asynccontextmanager
 async def collector(url: str) -> AsyncIterator[Collector]:
+    """What the ENRICHED and DLQ streams stored (not what was published: a re-publish the stream
+    dropped as a duplicate is seen by a core subscription, never by a stream consumer).
+
+    Enter it after ``pipeline``: the streams must exist.
+    """
     nc = await nats.connect(url)
+    js = nc.jetstream()
     c = Collector()
-    await nc.subscribe("enriched.>", cb=c.on_enriched)
-    await nc.subscribe("dlq.>", cb=c.on_dead)
+    for label in LABELS:
+        await js.subscribe(
+            f"enriched.{label}.>",
+            stream=stream_name("enriched", label),
+            cb=c.on_enriched,
+            ordered_consumer=True,
+        )
+        await js.subscribe(
+            f"dlq.*.{label}",
+            stream=stream_name("dlq", label),
+            cb=c.on_dead,
+            ordered_consumer=True,
+        )
     await nc.flush()
     try:
         yield c

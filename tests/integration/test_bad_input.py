@@ -33,7 +33,7 @@ BAD: list[tuple[str, bytes, dict[str, str], str]] = [
 
 
 async def test_bad_inputs_are_dead_lettered_with_reason_and_bytes(nats_url: str) -> None:
-    async with collector(nats_url) as seen, pipeline(nats_url, fast_config()):
+    async with pipeline(nats_url, fast_config()), collector(nats_url) as seen:
         nc = await nats.connect(nats_url, max_reconnect_attempts=1)
         js = nc.jetstream()
         for subject, data, headers, _ in BAD:

@@ -14,7 +14,7 @@ REPORT = "Patrol reports two T-72B3 at 31U DQ 48251 11932, 251430ZNOV26."
 
 
 async def test_same_report_without_id_twice_gives_one_event(nats_url: str) -> None:
-    async with collector(nats_url) as seen, pipeline(nats_url, fast_config()):
+    async with pipeline(nats_url, fast_config()), collector(nats_url) as seen:
         nc = await nats.connect(nats_url)
         js = nc.jetstream()
         first = await js.publish("feeds.np.report.alpha", REPORT.encode())
@@ -31,7 +31,7 @@ async def test_same_id_after_server_window_still_one_event(nats_url: str) -> Non
     cfg = fast_config(
         bus=BusConfig(ack_wait=2.0, feed_duplicate_window=1.0, stream_max_bytes=32 * 1024**2)
     )
-    async with collector(nats_url) as seen, pipeline(nats_url, cfg):
+    async with pipeline(nats_url, cfg), collector(nats_url) as seen:
         nc = await nats.connect(nats_url)
         js = nc.jetstream()
         hdrs = {"Nats-Msg-Id": "spot-7"}
@@ -54,7 +54,7 @@ async def test_same_id_other_bytes_is_a_conflict_dead_letter(nats_url: str) -> N
     cfg = fast_config(
         bus=BusConfig(ack_wait=2.0, feed_duplicate_window=1.0, stream_max_bytes=32 * 1024**2)
     )
-    async with collector(nats_url) as seen, pipeline(nats_url, cfg):
+    async with pipeline(nats_url, cfg), collector(nats_url) as seen:
         nc = await nats.connect(nats_url)
         js = nc.jetstream()
         await js.publish("feeds.s.report.bravo", REPORT.encode(), headers={"Nats-Msg-Id": "x1"})
@@ -84,7 +84,7 @@ async def test_late_result_after_partial_gives_revision_two_once(nats_url: str) 
         ingest=IngestConfig(tasks=("extract", "translate")),
         collate=CollateConfig(deadline_routine=1.0, recheck_interval=0.3),
     )
-    async with collector(nats_url) as seen, pipeline(nats_url, cfg):
+    async with pipeline(nats_url, cfg), collector(nats_url) as seen:
         nc = await nats.connect(nats_url)
         js = nc.jetstream()
         await js.publish("feeds.dr.report.charlie", REPORT.encode())

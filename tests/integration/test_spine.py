@@ -13,10 +13,12 @@ FRENCH = (
 
 
 async def test_french_report_yields_one_enriched_event(nats_url: str) -> None:
-    async with collector(nats_url) as seen, pipeline(nats_url, fast_config()):
+    async with pipeline(nats_url, fast_config()), collector(nats_url) as seen:
         nc = await nats.connect(nats_url)
         js = nc.jetstream()
-        ack = await js.publish("feeds.dr.report.test", FRENCH.encode(), headers={"Nats-Msg-Id": "cr-1"})
+        ack = await js.publish(
+            "feeds.dr.report.test", FRENCH.encode(), headers={"Nats-Msg-Id": "cr-1"}
+        )
         assert ack.stream == "FEEDS_DR"
         await seen.wait_for(lambda: seen.events)
         await nc.close()

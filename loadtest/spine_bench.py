@@ -1,0 +1,244 @@
+"""Throughput and latency of feed → enriched (deterministic enrichment) against a plain relay.
+
+Both run in the same process tree, on the same embedded server with the same configuration:
+
+* **pipeline** — `vigie run ingest|extract|collate` as three processes, as `vigie up` runs them;
+* **relay** — the floor any JetStream service pays: one nats-py process that pulls from a stream,
+  publishes each message to another stream (waiting for the PubAck) and acks the input.
+
+For each: saturation throughput (a preloaded backlog drained as fast as possible) and publish →
+output latency (p50/p99) at a fixed, open-loop offered rate. Usage::
+
+    python -m loadtest.spine_bench [--reports 2000] [--rate-fraction 0.5] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import anyio
+import msgspec
+import nats
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, StreamConfig
+
+from bus.embedded import EmbeddedNats
+from schemas.v1 import enriched_decoder
+
+SERVICES = ("ingest", "extract", "collate")
+#: JetStream messages consumed per report by the pipeline: ingest 1, extract 1, collate 2.
+CONSUMED_PER_REPORT = 4
+TEXTS = (
+    "Le 251430ZNOV26, la patrouille observe trois BTR-82A vers le nord en 31U DQ 48251 11932.",
+    "SPOTREP: 2 trucks loading crates at 48.8582N 2.2945E, 251512ZNOV26.",
+    "Колонна из 6 Т-72Б3 замечена в 37U DQ 12345 67890 в 260600ZNOV26.",
+    "Спостерігач повідомляє: дві САУ біля 36U VA 55000 22000 о 251800ZNOV26.",
+)
+
+
+@dataclass
+class Phase:
+    name: str
+    messages: int
+    seconds: float
+    per_second: float
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    offered_per_second: float | None = None
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+class Sink:
+    """Receives outputs (core subscription) and stamps their arrival against send times."""
+
+    def __init__(self, key: Callable[[Msg], str]) -> None:
+        self.key = key
+        self.sent: dict[str, float] = {}
+        self.latencies: list[float] = []
+        self.seen: set[str] = set()
+        self.duplicates = 0
+
+    async def on_msg(self, msg: Msg) -> None:
+        now = time.perf_counter()
+        k = self.key(msg)
+        if k in self.seen:
+            self.duplicates += 1
+            return
+        self.seen.add(k)
+        if k in self.sent:
+            self.latencies.append((now - self.sent[k]) * 1000)
+
+    async def wait_for(self, count: int, timeout: float) -> None:
+        with anyio.fail_after(timeout):
+            while len(self.seen) < count:
+                await anyio.sleep(0.01)
+
+
+def enriched_key(msg: Msg) -> str:
+    return enriched_decoder.decode(msg.data).publisher_id or ""
+
+
+def header_key(msg: Msg) -> str:
+    return (msg.headers or {}).get("Bench-Id", "")
+
+
+async def preload(js: object, subject: str, ids: list[str]) -> None:
+    """Publish fast with many PubAcks in flight (the backlog for the saturation phase)."""
+    pub = js.publish  # type: ignore[attr-defined]
+    sem = asyncio.Semaphore(256)
+
+    async def one(i: int, ident: str) -> None:
+        async with sem:
+            await pub(subject, TEXTS[i % len(TEXTS)].encode(),
+                      headers={"Nats-Msg-Id": ident, "Bench-Id": ident})
+
+    await asyncio.gather(*(one(i, ident) for i, ident in enumerate(ids)))
+
+
+async def open_loop(js: object, subject: str, ids: list[str], rate: float, sink: Sink) -> float:
+    """Send at a fixed rate whatever the system does (no coordinated omission)."""
+    pub = js.publish  # type: ignore[attr-defined]
+    start = time.perf_counter()
+    tasks = []
+    for i, ident in enumerate(ids):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        sink.sent[ident] = due  # latency counts from when it should have left
+        tasks.append(asyncio.create_task(pub(subject, TEXTS[i % len(TEXTS)].encode(),
+                                             headers={"Nats-Msg-Id": ident, "Bench-Id": ident})))
+    await asyncio.gather(*tasks)
+    return len(ids) / (time.perf_counter() - start)
+
+
+async def start_processes(argvs: list[list[str]], env: dict[str, str]) -> list[asyncio.subprocess.Process]:
+    return [await asyncio.create_subprocess_exec(*a, env=env, stdin=asyncio.subprocess.DEVNULL,
+                                                 stderr=asyncio.subprocess.DEVNULL)
+            for a in argvs]
+
+
+async def stop_processes(procs: list[asyncio.subprocess.Process]) -> None:
+    for p in procs:
+        if p.returncode is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            await asyncio.wait_for(p.wait(), 20)
+        except TimeoutError:
+            p.kill()
+
+
+async def measure(
+    name: str, url: str, subject: str, out_subject: str, key: Callable[[Msg], str],
+    start: Callable[[], Awaitable[list[asyncio.subprocess.Process]]], n: int, fraction: float,
+) -> list[Phase]:
+    nc = await nats.connect(url, pending_size=512 * 1024 * 1024)
+    js = nc.jetstream()
+    # Saturation: the backlog is in the stream before the workers start.
+    sink = Sink(key)
+    await nc.subscribe(out_subject, cb=sink.on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1)
+    ids = [f"{name}-sat-{i}" for i in range(n)]
+    await preload(js, subject, ids)
+    t0 = time.perf_counter()
+    procs = await start()
+    await sink.wait_for(n, timeout=600)
+    sat_seconds = time.perf_counter() - t0
+    saturation = Phase(f"{name} saturation", n, sat_seconds, n / sat_seconds)
+    # Fixed rate: a fraction of what saturation reached, open loop.
+    rate = max(1.0, saturation.per_second * fraction)
+    m = max(200, min(n, int(rate * 20)))
+    sink2 = Sink(key)
+    await nc.subscribe(out_subject, cb=sink2.on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1)
+    ids2 = [f"{name}-rate-{i}" for i in range(m)]
+    t1 = time.perf_counter()
+    offered = await open_loop(js, subject, ids2, rate, sink2)
+    await sink2.wait_for(m, timeout=600)
+    fixed = Phase(f"{name} at {fraction:.0%} of saturation", m, time.perf_counter() - t1,
+                  m / (time.perf_counter() - t1), percentile(sink2.latencies, 0.5),
+                  percentile(sink2.latencies, 0.99), offered)
+    await stop_processes(procs)
+    await nc.close()
+    if sink.duplicates or sink2.duplicates:
+        raise RuntimeError(f"{name}: {sink.duplicates + sink2.duplicates} duplicate outputs")
+    return [saturation, fixed]
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, object]:
+    env = dict(os.environ)
+    env["VIGIE_LOG_LEVEL"] = "warning"
+    async with AsyncExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vigie-bench-")))
+        server = await stack.enter_async_context(
+            EmbeddedNats(tmp / "nats", sync_interval=args.sync_interval))
+        url = server.url
+        nc = await nats.connect(url)
+        js = nc.jetstream()
+        for stream, subj in (("RELAY_IN", "relay.in"), ("RELAY_OUT", "relay.out")):
+            await js.add_stream(StreamConfig(name=stream, subjects=[subj], duplicate_window=120))
+        await js.add_consumer("RELAY_IN", ConsumerConfig(durable_name="relay", ack_wait=10,
+                                                         max_ack_pending=1000))
+        await nc.close()
+        py = sys.executable
+        relay = await measure(
+            "relay", url, "relay.in", "relay.out", header_key,
+            lambda: start_processes([[py, "-m", "loadtest.relay", url]], env),
+            args.reports, args.rate_fraction)
+        # The pipeline provisions its own topology at start.
+        pipeline = await measure(
+            "pipeline", url, "feeds.dr.report.bench", "enriched.>", enriched_key,
+            lambda: start_processes(
+                [[py, "-m", "services.cli.main", "run", s, "--nats", url] for s in SERVICES], env),
+            args.reports, args.rate_fraction)
+    ratio = pipeline[0].per_second * CONSUMED_PER_REPORT / relay[0].per_second
+    return {
+        "benchmark": "spine",
+        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cpu",
+        "python": platform.python_version(),
+        "sync_interval": args.sync_interval,
+        "tracing": "traceparent propagation only (no exporter)",
+        "consumed_per_report": CONSUMED_PER_REPORT,
+        "phases": [asdict(p) for p in relay + pipeline],
+        "ratio_reports_x_consumed_vs_relay": round(ratio, 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="loadtest.spine_bench", description=__doc__)
+    parser.add_argument("--reports", type=int, default=2000)
+    parser.add_argument("--rate-fraction", type=float, default=0.5)
+    parser.add_argument("--sync-interval", default="always")
+    parser.add_argument("--out", default="bench-results/spine.json")
+    args = parser.parse_args(argv)
+    result = anyio.run(main_async, args)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(msgspec.json.format(msgspec.json.encode(result), indent=2) + b"\n")
+    for phase in result["phases"]:  # type: ignore[attr-defined]
+        lat = (f"  p50 {phase['p50_ms']:.1f} ms  p99 {phase['p99_ms']:.1f} ms  "
+               f"(offered {phase['offered_per_second']:.0f}/s)") if phase["p50_ms"] else ""
+        print(f"{phase['name']:<36} {phase['per_second']:8.1f}/s{lat}")
+    print(f"ratio (pipeline reports/s × {CONSUMED_PER_REPORT}) / relay msgs/s = "
+          f"{result['ratio_reports_x_consumed_vs_relay']}")
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
