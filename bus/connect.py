@@ -37,7 +37,11 @@ async def connect(
 ) -> Client:
     """Connect once (failing fast with one clear error), then reconnect forever in the client."""
 
+    client: list[Client] = []
+
     async def on_disconnect() -> None:
+        if client and (client[0].is_closed or client[0].is_draining):
+            return  # our own drain or close, not an outage
         log.warning("disconnected from %s; reconnecting", url)
 
     async def on_reconnect() -> None:
@@ -47,7 +51,7 @@ async def connect(
         log.warning("nats client error: %s", exc)
 
     try:
-        return await nats.connect(
+        nc = await nats.connect(
             url,
             name=name,
             connect_timeout=connect_timeout,
@@ -64,6 +68,8 @@ async def connect(
         )
     except (OSError, TimeoutError, nats.errors.NoServersError) as exc:
         raise BusUnreachable(url, type(exc).__name__ if not str(exc) else str(exc)) from exc
+    client.append(nc)
+    return nc
 
 
 @asynccontextmanager

@@ -147,6 +147,7 @@ class Worker:
         self._in_flight = 0
         self._idle = anyio.Event()
         self._idle.set()
+        self._subs: list[Any] = []
 
     @property
     def in_flight(self) -> int:
@@ -170,10 +171,19 @@ class Worker:
                     "%s: drain timeout, returning %d in-flight", self.stage, self._in_flight
                 )
                 handlers.cancel_scope.cancel()
+        # Pull subscriptions would make the connection's drain wait for messages that nobody
+        # will fetch; unsubscribing hands them back to the server (redelivered after ack wait).
+        for sub in self._subs:
+            with anyio.move_on_after(2.0):
+                try:
+                    await sub.unsubscribe()
+                except Exception:
+                    log.debug("unsubscribe failed", exc_info=True)
 
     async def _fetch_loop(self, spec: ConsumerSpec, handlers: TaskGroup) -> None:
         rank = PRECEDENCES.index(consumer_precedence(spec))
         sub = await self._bind(spec)
+        self._subs.append(sub)
         label: Label = spec.stream.rsplit("_", 1)[1].lower()  # type: ignore[assignment]
         want = 1
         failures = 0

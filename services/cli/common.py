@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+import sys
+from collections.abc import Sequence
 
 import anyio
 from nats.aio.client import Client
-from nats.errors import MaxPayloadError, NoRespondersError
+from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NoStreamResponseError
@@ -19,6 +19,8 @@ from bus.publish import PublishError, PublishReceipt
 from services.config import LoadedConfig
 
 CLIENT_NAME = "vigie-cli"
+#: What a JetStream API call raises when the server cannot or will not answer it.
+JETSTREAM_ERRORS = (APIError, NatsTimeoutError, NoRespondersError, TimeoutError)
 
 
 def add_nats_option(parser: argparse.ArgumentParser) -> None:
@@ -37,36 +39,71 @@ def nats_url(args: argparse.Namespace, loaded: LoadedConfig) -> str:
     return nats.url or f"nats://127.0.0.1:{nats.port}"
 
 
-class _QuietFilter(logging.Filter):
+class _Muted(logging.Filter):
+    """Swallows the bus logger's warnings (``with _Muted() as muted``), keeping the last cause.
+
+    A command's own connect and close are not news: the client's per-attempt errors and the
+    "disconnected" that every close logs would only bury the one line that matters.
+    """
+
+    last: str | None = None
+
     def filter(self, record: logging.LogRecord) -> bool:
+        self.last = str(record.args[0]) if isinstance(record.args, tuple) else None
         return False
 
+    def __enter__(self) -> _Muted:
+        logging.getLogger("vigie.bus").addFilter(self)
+        return self
 
-@asynccontextmanager
-async def cli_connection(args: argparse.Namespace, loaded: LoadedConfig) -> AsyncIterator[Client]:
+    def __exit__(self, *exc_info: object) -> None:
+        logging.getLogger("vigie.bus").removeFilter(self)
+
+
+class cli_connection:
     """One connection for one command, closed at the end.
 
     The shared ``connect`` keeps retrying an unreachable first server forever (its client is
     built to reconnect without limit), which suits a service but not a command someone is
     waiting on: here the first connection gets ``nats.connect_timeout`` in all, and the client's
-    per-attempt warnings are muted so the only output is BusUnreachable's one line.
+    per-attempt warnings are muted so that the only output is BusUnreachable's one line.
+
+    A class rather than ``@asynccontextmanager``: that one assigns ``__traceback__`` to the
+    exception leaving the block, which the frozen PublishError and BusUnreachable refuse.
     """
-    url = nats_url(args, loaded)
-    timeout = loaded.config.nats.connect_timeout
-    bus_log = logging.getLogger("vigie.bus")
-    quiet = _QuietFilter()
-    bus_log.addFilter(quiet)
-    try:
-        with anyio.fail_after(timeout + 0.5):
-            nc = await connect(url, name=CLIENT_NAME, connect_timeout=timeout)
-    except TimeoutError:
-        raise BusUnreachable(url, f"no answer within {timeout:g} s") from None
-    finally:
-        bus_log.removeFilter(quiet)
-    try:
-        yield nc
-    finally:
-        await nc.close()
+
+    def __init__(self, args: argparse.Namespace, loaded: LoadedConfig) -> None:
+        self.url = nats_url(args, loaded)
+        self.timeout = loaded.config.nats.connect_timeout
+        self._nc: Client | None = None
+
+    async def __aenter__(self) -> Client:
+        with _Muted() as muted:
+            try:
+                with anyio.fail_after(self.timeout + 0.5):
+                    self._nc = await connect(
+                        self.url, name=CLIENT_NAME, connect_timeout=self.timeout
+                    )
+            except TimeoutError:
+                cause = f"{muted.last or 'no answer'}; gave up after {self.timeout:g} s"
+                raise BusUnreachable(self.url, cause) from None
+        return self._nc
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._nc is not None:
+            with _Muted():
+                await self._nc.close()
+
+
+def check_size(nc: Client, subject: str, payload: bytes) -> None:
+    """Refuse what the client would refuse anyway, but as a PublishError (one line)."""
+    if len(payload) > nc.max_payload:
+        raise PublishError(
+            subject,
+            "too large for the server",
+            recoverable=False,
+            detail=f"{len(payload)} bytes, max_payload {nc.max_payload}",
+        )
 
 
 async def publish_without_id(
@@ -74,22 +111,18 @@ async def publish_without_id(
     subject: str,
     payload: bytes,
     headers: dict[str, str],
-    timeout: float = 5.0,
+    ack_timeout: float = 5.0,
 ) -> PublishReceipt:
     """A JetStream publish with no ``Nats-Msg-Id`` (so no server-side de-duplication), its
     failures mapped to PublishError the way ``JetStreamPublisher`` maps them."""
     try:
-        ack = await js.publish(subject, payload, timeout=timeout, headers=headers or None)
+        ack = await js.publish(subject, payload, timeout=ack_timeout, headers=headers or None)
     except (NoStreamResponseError, NoRespondersError) as exc:
         raise PublishError(
             subject,
             "no stream captures this subject",
             recoverable=False,
             detail="check the label, kind and source tokens against the subject contract",
-        ) from exc
-    except MaxPayloadError as exc:
-        raise PublishError(
-            subject, "larger than the server's max payload", recoverable=False
         ) from exc
     except APIError as exc:
         description = str(getattr(exc, "description", "") or exc)
@@ -103,6 +136,16 @@ async def publish_without_id(
     except (NatsTimeoutError, TimeoutError) as exc:
         raise PublishError(subject, "no acknowledgement in time", recoverable=True) from exc
     return PublishReceipt(ack.stream, ack.seq, bool(ack.duplicate))
+
+
+def fail(message: str) -> int:
+    """One line on stderr, as main.py prints the errors it knows; the exit status."""
+    print(f"vigie: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+def describe_error(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
 
 
 def table(

@@ -54,13 +54,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return anyio.run(command, args, loaded)
     except KeyboardInterrupt:
         return 130
-    except (BusUnreachable, EmbeddedServerError, PublishError, ConfigError) as exc:
-        print(f"vigie: {exc}", file=sys.stderr)
-        return 1
-    except* (BusUnreachable, EmbeddedServerError, PublishError) as group:
-        print(f"vigie: {group.exceptions[0]}", file=sys.stderr)
+    except Exception as exc:
+        known = _known_error(exc)
+        if known is None:
+            raise
+        print(f"vigie: {known}", file=sys.stderr)
         return 1
 
+
+_KNOWN = (BusUnreachable, EmbeddedServerError, PublishError, ConfigError)
+
+
+def _known_error(exc: BaseException) -> BaseException | None:
+    """The user-facing error inside ``exc`` (task groups wrap errors in exception groups)."""
+    if isinstance(exc, _KNOWN):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _known_error(inner)
+            if found is not None:
+                return found
+    return None
 
 if __name__ == "__main__":
     sys.exit(main())
