@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import anyio
 import nats
 from nats.aio.client import Client
 
 log = logging.getLogger("vigie.bus")
 
 
-@dataclass(frozen=True)
+@dataclass
 class BusUnreachable(Exception):
     """The server did not answer at start. Not recoverable by waiting inside the process."""
 
@@ -51,21 +52,22 @@ async def connect(
         log.warning("nats client error: %s", exc)
 
     try:
-        nc = await nats.connect(
-            url,
-            name=name,
-            connect_timeout=connect_timeout,
-            # The first connection fails fast so a wrong URL is reported at once; afterwards the
-            # client keeps trying for as long as the service lives.
-            allow_reconnect=True,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=min(2.0, reconnect_wait_max),
-            ping_interval=10,
-            max_outstanding_pings=3,
-            disconnected_cb=on_disconnect,
-            reconnected_cb=on_reconnect,
-            error_cb=on_error,
-        )
+        # The client would retry the first connection forever too: bound it ourselves.
+        with anyio.fail_after(connect_timeout + 1.0):
+            nc = await nats.connect(
+                url,
+                name=name,
+                connect_timeout=connect_timeout,
+                # Once connected, the client keeps reconnecting for as long as the service lives.
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=min(2.0, reconnect_wait_max),
+                ping_interval=10,
+                max_outstanding_pings=3,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+                error_cb=on_error,
+            )
     except (OSError, TimeoutError, nats.errors.NoServersError) as exc:
         raise BusUnreachable(url, type(exc).__name__ if not str(exc) else str(exc)) from exc
     client.append(nc)

@@ -20,7 +20,7 @@ class PublishReceipt:
     duplicate: bool
 
 
-@dataclass(frozen=True)
+@dataclass
 class PublishError(Exception):
     """A publish the server did not store. ``recoverable``: worth retrying later."""
 
@@ -64,13 +64,13 @@ class JetStreamPublisher:
             ) from exc
         except APIError as exc:
             description = str(getattr(exc, "description", "") or exc)
-            full = "maximum" in description or "insufficient resources" in description
-            raise PublishError(
-                subject,
-                "stream full" if full else "server refused the message",
-                recoverable=full,
-                detail=description,
-            ) from exc
+            if "message size" in description:
+                reason, recoverable = "message too large for the stream", False
+            elif "maximum" in description or "insufficient resources" in description:
+                reason, recoverable = "stream full", True
+            else:
+                reason, recoverable = "server refused the message", False
+            raise PublishError(subject, reason, recoverable, detail=description) from exc
         except (NatsTimeoutError, TimeoutError) as exc:
             raise PublishError(subject, "no acknowledgement in time", recoverable=True) from exc
         return PublishReceipt(ack.stream, ack.seq, bool(ack.duplicate))

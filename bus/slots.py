@@ -66,6 +66,14 @@ class SlotPool:
             self._wake()
             raise
 
+    def overdraw(self, n: int) -> None:
+        """Account for ``n`` messages the client handed over beyond what was asked for.
+
+        nats-py's fetch also returns messages left buffered by an earlier, timed-out request;
+        they are already ours (their ack wait is running), so they are counted, never refused.
+        """
+        self._free -= n
+
     def release(self, n: int = 1) -> None:
         if n < 0 or self._free + n > self.capacity:
             raise ValueError(f"releasing {n} slots would exceed capacity {self.capacity}")

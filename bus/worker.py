@@ -63,7 +63,7 @@ class Defer:
 Outcome = Ack | Defer
 
 
-@dataclass(frozen=True)
+@dataclass
 class Reject(Exception):
     """Bad input: dead-letter it with this reason; retrying would not help."""
 
@@ -77,7 +77,7 @@ class Reject(Exception):
         return f"{self.reason}: {self.message}"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Retry(Exception):
     """A transient failure (a full stream, a timeout): try again later."""
 
@@ -96,6 +96,8 @@ class WorkerSettings:
     concurrency: int = 64
     fetch_batch: int = 64
     fetch_timeout: float = 2.0
+    #: How long a busy consumer's batch request may wait for more messages to arrive.
+    batch_linger: float = 0.005
     ack_wait: float = 10.0
     max_deliveries: int = 5
     nak_backoff: tuple[float, ...] = (1.0, 5.0, 30.0)
@@ -189,8 +191,11 @@ class Worker:
         failures = 0
         while not self._stopping.is_set():
             taken = await self.slots.acquire(rank, want)
+            # Idle: long-poll for one message. Busy: take what is there now. A long-poll for a
+            # whole batch would hold the first message back until the batch filled or expired.
+            timeout = self.settings.fetch_timeout if want == 1 else self.settings.batch_linger
             try:
-                msgs = await sub.fetch(taken, timeout=self.settings.fetch_timeout)
+                msgs = await sub.fetch(taken, timeout=timeout)
             except TimeoutError:
                 msgs = []
             except Exception as exc:  # disconnected, server restarting: keep trying
@@ -207,7 +212,10 @@ class Worker:
                 await anyio.sleep(delay)
                 continue
             failures = 0
-            self.slots.release(taken - len(msgs))
+            if len(msgs) > taken:
+                self.slots.overdraw(len(msgs) - taken)
+            else:
+                self.slots.release(taken - len(msgs))
             # An idle consumer holds one slot while it long-polls; a busy one asks for a batch.
             want = self.settings.fetch_batch if msgs else 1
             for msg in msgs:

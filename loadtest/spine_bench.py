@@ -34,6 +34,8 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, StreamConfig
 
 from bus.embedded import EmbeddedNats
+from bus.provision import provision
+from bus.topology import build_topology
 from schemas.v1 import enriched_decoder
 
 SERVICES = ("ingest", "extract", "collate")
@@ -73,6 +75,7 @@ class Sink:
         self.latencies: list[float] = []
         self.seen: set[str] = set()
         self.duplicates = 0
+        self.changed = anyio.Event()
 
     async def on_msg(self, msg: Msg) -> None:
         now = time.perf_counter()
@@ -83,11 +86,13 @@ class Sink:
         self.seen.add(k)
         if k in self.sent:
             self.latencies.append((now - self.sent[k]) * 1000)
+        self.changed.set()
+        self.changed = anyio.Event()
 
-    async def wait_for(self, count: int, timeout: float) -> None:
-        with anyio.fail_after(timeout):
+    async def wait_for(self, count: int, within: float) -> None:
+        with anyio.fail_after(within):
             while len(self.seen) < count:
-                await anyio.sleep(0.01)
+                await self.changed.wait()
 
 
 def enriched_key(msg: Msg) -> str:
@@ -105,8 +110,11 @@ async def preload(js: object, subject: str, ids: list[str]) -> None:
 
     async def one(i: int, ident: str) -> None:
         async with sem:
-            await pub(subject, TEXTS[i % len(TEXTS)].encode(),
-                      headers={"Nats-Msg-Id": ident, "Bench-Id": ident})
+            await pub(
+                subject,
+                TEXTS[i % len(TEXTS)].encode(),
+                headers={"Nats-Msg-Id": ident, "Bench-Id": ident},
+            )
 
     await asyncio.gather(*(one(i, ident) for i, ident in enumerate(ids)))
 
@@ -122,16 +130,34 @@ async def open_loop(js: object, subject: str, ids: list[str], rate: float, sink:
         if delay > 0:
             await asyncio.sleep(delay)
         sink.sent[ident] = due  # latency counts from when it should have left
-        tasks.append(asyncio.create_task(pub(subject, TEXTS[i % len(TEXTS)].encode(),
-                                             headers={"Nats-Msg-Id": ident, "Bench-Id": ident})))
+        tasks.append(
+            asyncio.create_task(
+                pub(
+                    subject,
+                    TEXTS[i % len(TEXTS)].encode(),
+                    headers={"Nats-Msg-Id": ident, "Bench-Id": ident},
+                )
+            )
+        )
     await asyncio.gather(*tasks)
     return len(ids) / (time.perf_counter() - start)
 
 
-async def start_processes(argvs: list[list[str]], env: dict[str, str]) -> list[asyncio.subprocess.Process]:
-    return [await asyncio.create_subprocess_exec(*a, env=env, stdin=asyncio.subprocess.DEVNULL,
-                                                 stderr=asyncio.subprocess.DEVNULL)
-            for a in argvs]
+async def start_processes(
+    argvs: list[list[str]], env: dict[str, str], logs: Path
+) -> list[asyncio.subprocess.Process]:
+    """Each process logs to ``logs/<n>.log`` so a failed run can be explained."""
+    await anyio.Path(logs).mkdir(parents=True, exist_ok=True)
+    procs = []
+    for argv in argvs:
+        name = "-".join(a for a in argv[-3:] if not a.startswith("nats://")).replace("/", "_")
+        with (logs / f"{name}.log").open("ab") as log_file:
+            procs.append(
+                await asyncio.create_subprocess_exec(
+                    *argv, env=env, stdin=asyncio.subprocess.DEVNULL, stderr=log_file
+                )
+            )
+    return procs
 
 
 async def stop_processes(procs: list[asyncio.subprocess.Process]) -> None:
@@ -146,8 +172,14 @@ async def stop_processes(procs: list[asyncio.subprocess.Process]) -> None:
 
 
 async def measure(
-    name: str, url: str, subject: str, out_subject: str, key: Callable[[Msg], str],
-    start: Callable[[], Awaitable[list[asyncio.subprocess.Process]]], n: int, fraction: float,
+    name: str,
+    url: str,
+    subject: str,
+    out_subject: str,
+    key: Callable[[Msg], str],
+    start: Callable[[], Awaitable[list[asyncio.subprocess.Process]]],
+    n: int,
+    fraction: float,
 ) -> list[Phase]:
     nc = await nats.connect(url, pending_size=512 * 1024 * 1024)
     js = nc.jetstream()
@@ -158,7 +190,7 @@ async def measure(
     await preload(js, subject, ids)
     t0 = time.perf_counter()
     procs = await start()
-    await sink.wait_for(n, timeout=600)
+    await sink.wait_for(n, within=600)
     sat_seconds = time.perf_counter() - t0
     saturation = Phase(f"{name} saturation", n, sat_seconds, n / sat_seconds)
     # Fixed rate: a fraction of what saturation reached, open loop.
@@ -169,10 +201,16 @@ async def measure(
     ids2 = [f"{name}-rate-{i}" for i in range(m)]
     t1 = time.perf_counter()
     offered = await open_loop(js, subject, ids2, rate, sink2)
-    await sink2.wait_for(m, timeout=600)
-    fixed = Phase(f"{name} at {fraction:.0%} of saturation", m, time.perf_counter() - t1,
-                  m / (time.perf_counter() - t1), percentile(sink2.latencies, 0.5),
-                  percentile(sink2.latencies, 0.99), offered)
+    await sink2.wait_for(m, within=600)
+    fixed = Phase(
+        f"{name} at {fraction:.0%} of saturation",
+        m,
+        time.perf_counter() - t1,
+        m / (time.perf_counter() - t1),
+        percentile(sink2.latencies, 0.5),
+        percentile(sink2.latencies, 0.99),
+        offered,
+    )
     await stop_processes(procs)
     await nc.close()
     if sink.duplicates or sink2.duplicates:
@@ -183,29 +221,48 @@ async def measure(
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
     env = dict(os.environ)
     env["VIGIE_LOG_LEVEL"] = "warning"
+    logs = Path(args.out).parent / "logs"
     async with AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vigie-bench-")))
         server = await stack.enter_async_context(
-            EmbeddedNats(tmp / "nats", sync_interval=args.sync_interval))
+            EmbeddedNats(tmp / "nats", sync_interval=args.sync_interval)
+        )
         url = server.url
         nc = await nats.connect(url)
         js = nc.jetstream()
         for stream, subj in (("RELAY_IN", "relay.in"), ("RELAY_OUT", "relay.out")):
             await js.add_stream(StreamConfig(name=stream, subjects=[subj], duplicate_window=120))
-        await js.add_consumer("RELAY_IN", ConsumerConfig(durable_name="relay", ack_wait=10,
-                                                         max_ack_pending=1000))
+        await js.add_consumer(
+            "RELAY_IN", ConsumerConfig(durable_name="relay", ack_wait=10, max_ack_pending=1000)
+        )
+        # The pipeline's streams must exist before its backlog is published.
+        await provision(js, build_topology())
         await nc.close()
         py = sys.executable
         relay = await measure(
-            "relay", url, "relay.in", "relay.out", header_key,
-            lambda: start_processes([[py, "-m", "loadtest.relay", url]], env),
-            args.reports, args.rate_fraction)
-        # The pipeline provisions its own topology at start.
+            "relay",
+            url,
+            "relay.in",
+            "relay.out",
+            header_key,
+            lambda: start_processes([[py, "-m", "loadtest.relay", url]], env, logs),
+            args.reports,
+            args.rate_fraction,
+        )
         pipeline = await measure(
-            "pipeline", url, "feeds.dr.report.bench", "enriched.>", enriched_key,
+            "pipeline",
+            url,
+            "feeds.dr.report.bench",
+            "enriched.>",
+            enriched_key,
             lambda: start_processes(
-                [[py, "-m", "services.cli.main", "run", s, "--nats", url] for s in SERVICES], env),
-            args.reports, args.rate_fraction)
+                [[py, "-m", "services.cli.main", "run", s, "--nats", url] for s in SERVICES],
+                env,
+                logs,
+            ),
+            args.reports,
+            args.rate_fraction,
+        )
     ratio = pipeline[0].per_second * CONSUMED_PER_REPORT / relay[0].per_second
     return {
         "benchmark": "spine",
@@ -231,11 +288,19 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(msgspec.json.format(msgspec.json.encode(result), indent=2) + b"\n")
     for phase in result["phases"]:  # type: ignore[attr-defined]
-        lat = (f"  p50 {phase['p50_ms']:.1f} ms  p99 {phase['p99_ms']:.1f} ms  "
-               f"(offered {phase['offered_per_second']:.0f}/s)") if phase["p50_ms"] else ""
+        lat = (
+            (
+                f"  p50 {phase['p50_ms']:.1f} ms  p99 {phase['p99_ms']:.1f} ms  "
+                f"(offered {phase['offered_per_second']:.0f}/s)"
+            )
+            if phase["p50_ms"]
+            else ""
+        )
         print(f"{phase['name']:<36} {phase['per_second']:8.1f}/s{lat}")
-    print(f"ratio (pipeline reports/s × {CONSUMED_PER_REPORT}) / relay msgs/s = "
-          f"{result['ratio_reports_x_consumed_vs_relay']}")
+    print(
+        f"ratio (pipeline reports/s × {CONSUMED_PER_REPORT}) / relay msgs/s = "
+        f"{result['ratio_reports_x_consumed_vs_relay']}"
+    )
     print(f"written to {out}")
     return 0
 

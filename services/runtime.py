@@ -55,7 +55,9 @@ async def provision_with_retry(js: JetStreamContext, topology: Topology) -> Prov
     raise AssertionError("unreachable")
 
 
-async def _buckets(js: JetStreamContext, purpose: str, labels: tuple[str, ...]) -> dict[str, KeyValue]:
+async def _buckets(
+    js: JetStreamContext, purpose: str, labels: tuple[str, ...]
+) -> dict[str, KeyValue]:
     return {label: await js.key_value(kv_bucket(purpose, label)) for label in labels}  # type: ignore[arg-type]
 
 
@@ -101,7 +103,9 @@ async def build_service(
     raise ValueError(f"unknown service {name!r}; choose one of {', '.join(SERVICES)}")
 
 
-async def run_service(name: str, url: str, cfg: Config, *, ready: anyio.Event | None = None) -> None:
+async def run_service(
+    name: str, url: str, cfg: Config, *, ready: anyio.Event | None = None
+) -> None:
     """Serve until SIGTERM/SIGINT, then drain within ``bus.drain_timeout``."""
     async with connected(
         url,

@@ -138,10 +138,10 @@ async def publish_without_id(
     return PublishReceipt(ack.stream, ack.seq, bool(ack.duplicate))
 
 
-def fail(message: str) -> int:
-    """One line on stderr, as main.py prints the errors it knows; the exit status."""
+def fail(message: str, code: int = 1) -> int:
+    """One line on stderr, as main.py prints the errors it knows; returns the exit status."""
     print(f"vigie: {message}", file=sys.stderr, flush=True)
-    return 1
+    return code
 
 
 def describe_error(exc: BaseException) -> str:

@@ -20,9 +20,9 @@ DEMO_FEED: tuple[tuple[str, bytes, dict[str, str]], ...] = (
     (
         "feeds.np.report.spotrep",
         (
-            "SPOTREP. SIZE: 2 trucks. ACTIVITY: loading crates. LOCATION: 48.8582N 2.2945E. "
-            "UNIT: unknown. TIME: 251512ZNOV26. EQUIPMENT: 2x Ural-4320."
-        ).encode(),
+            b"SPOTREP. SIZE: 2 trucks. ACTIVITY: loading crates. LOCATION: 48.8582N 2.2945E. "
+            b"UNIT: unknown. TIME: 251512ZNOV26. EQUIPMENT: 2x Ural-4320."
+        ),
         {H.MSG_ID: "demo-spot-1"},
     ),
     (

@@ -209,10 +209,18 @@ async def cmd_list(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return 0
     head = ("LABEL", "SEQ", "TIME", "STAGE", "REASON", "SUBJECT", "SIZE", "MESSAGE")
     lines = [
-        (r["label"], r["seq"], r["time"], r.get("stage", "-"), r["reason"] or "(not a letter)",
-         r["subject"], r.get("size", "-"), shorten(r.get("message", ""), 60))
+        (
+            r["label"],
+            r["seq"],
+            r["time"],
+            r.get("stage", "-"),
+            r["reason"] or "(not a letter)",
+            r["subject"],
+            r.get("size", "-"),
+            shorten(r.get("message", ""), 60),
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
     print(table(head, lines, right=(6,)), flush=True)
     return 0
 
@@ -323,7 +331,7 @@ async def cmd_requeue(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         try:
             corrected = await read_payload(args.file)
         except OSError as exc:
-            return fail(f"cannot read {args.file}: {exc.strerror or exc}")
+            return fail(f"cannot read {args.file}: {exc.strerror or exc}", code=2)
     async with cli_connection(args, loaded) as nc:
         js = nc.jetstream(timeout=5.0)
         try:

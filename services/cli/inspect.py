@@ -203,9 +203,16 @@ async def collect_status(js: JetStreamContext, topology: Topology) -> dict[str, 
             continue
         state = info.state
         doc["streams"].append(
-            {"name": s.name, "role": s.role, "label": s.label, "messages": state.messages,
-             "bytes": state.bytes, "first_seq": state.first_seq, "last_seq": state.last_seq}
-        )  # fmt: skip
+            {
+                "name": s.name,
+                "role": s.role,
+                "label": s.label,
+                "messages": state.messages,
+                "bytes": state.bytes,
+                "first_seq": state.first_seq,
+                "last_seq": state.last_seq,
+            }
+        )
         if s.role == "dlq":
             by_stage = {subj.split(".")[1]: n for subj, n in sorted((state.subjects or {}).items())}
             doc["dead_letters"].append(
@@ -218,10 +225,14 @@ async def collect_status(js: JetStreamContext, topology: Topology) -> dict[str, 
             doc["not_provisioned"]["consumers"].append(key)
             continue
         doc["consumers"].append(
-            {"stream": c.stream, "name": c.durable, "num_pending": cinfo.num_pending or 0,
-             "num_ack_pending": cinfo.num_ack_pending or 0,
-             "num_redelivered": cinfo.num_redelivered or 0}
-        )  # fmt: skip
+            {
+                "stream": c.stream,
+                "name": c.durable,
+                "num_pending": cinfo.num_pending or 0,
+                "num_ack_pending": cinfo.num_ack_pending or 0,
+                "num_redelivered": cinfo.num_redelivered or 0,
+            }
+        )
     return doc
 
 
@@ -239,10 +250,13 @@ def format_status(doc: dict[str, Any]) -> str:
         out += [table(head, crows), ""]
     if doc["dead_letters"]:
         drows = [
-            (d["stream"], d["total"],
-             ", ".join(f"{stage} {n}" for stage, n in d["by_stage"].items()) or "-")
+            (
+                d["stream"],
+                d["total"],
+                ", ".join(f"{stage} {n}" for stage, n in d["by_stage"].items()) or "-",
+            )
             for d in doc["dead_letters"]
-        ]  # fmt: skip
+        ]
         out += [table(("DLQ", "DEAD LETTERS", "BY STAGE"), drows), ""]
     missing = doc["not_provisioned"]
     if missing["streams"] or missing["consumers"]:

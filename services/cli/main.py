@@ -27,10 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     from services.cli import dlq, inspect, publish, serve
 
     parser = _Parser(prog="vigie", description="Vigie: streaming enrichment over NATS JetStream")
-    parser.add_argument("--config", metavar="FILE", help="TOML configuration file "
-                        "(default: $VIGIE_CONFIG; see `vigie config`)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                parser_class=_Parser)
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML configuration file (default: $VIGIE_CONFIG; see `vigie config`)",
+    )
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
     for module in (serve, publish, inspect, dlq):
         module.register(sub)
     return parser
@@ -75,6 +79,7 @@ def _known_error(exc: BaseException) -> BaseException | None:
             if found is not None:
                 return found
     return None
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,7 +13,13 @@ from bus.topology import KINDS, LABELS, SOURCE_RE, parse_feed_subject
 from bus.tracing import new_root, parse_traceparent
 from schemas import headers as H
 from schemas.v1 import PRECEDENCES
-from services.cli.common import add_nats_option, check_size, cli_connection, publish_without_id
+from services.cli.common import (
+    add_nats_option,
+    check_size,
+    cli_connection,
+    fail,
+    publish_without_id,
+)
 from services.config import LoadedConfig
 
 CONTENT_TYPES = {"json": "application/json", "text": "text/plain; charset=utf-8"}
@@ -111,6 +117,8 @@ def build_headers(args: argparse.Namespace) -> dict[str, str]:
 
 async def read_payload(path: str) -> bytes:
     if path == "-":
+        if sys.stdin.isatty():
+            print("reading the report from stdin (Ctrl-D ends it)", file=sys.stderr, flush=True)
         return await anyio.to_thread.run_sync(sys.stdin.buffer.read)
     return await anyio.Path(path).read_bytes()
 
@@ -126,13 +134,11 @@ def describe_receipt(receipt: PublishReceipt, trace_id: str | None) -> str:
 async def cmd_publish(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     problem = feed_subject_problem(args.subject, tuple(loaded.config.bus.labels))
     if problem and not args.force:
-        print(f"vigie: {problem} (--force publishes anyway)", file=sys.stderr)
-        return 2
+        return fail(f"{problem} (--force publishes anyway)", code=2)
     try:
         payload = await read_payload(args.file)
     except OSError as exc:
-        print(f"vigie: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        return fail(f"cannot read {args.file}: {exc.strerror or exc}", code=2)
     headers = build_headers(args)
     headers.setdefault(H.TRACEPARENT, new_root().traceparent)
     trace = parse_traceparent(headers[H.TRACEPARENT])

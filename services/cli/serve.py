@@ -31,8 +31,11 @@ log = logging.getLogger("vigie.up")
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up = sub.add_parser("up", help="start NATS (embedded unless --nats) and every service")
-    up.add_argument("--port", type=int, help="client port of the embedded server "
-                    "(default nats.port; 0 picks a free one)")
+    up.add_argument(
+        "--port",
+        type=int,
+        help="client port of the embedded server (default nats.port; 0 picks a free one)",
+    )
     up.add_argument("--data-dir", help="store of the embedded server (default nats.data_dir)")
     up.add_argument("--nats", metavar="URL", help="use this server instead of starting one")
     up.add_argument("--demo", action="store_true", help="publish a demo feed, print its events")
@@ -83,8 +86,13 @@ class Supervisor:
             self.restarts[name] = self.restarts.get(name, 0) + 1
             # A service that ran for a while gets a quick restart; a crash loop backs off.
             backoff = 0.5 if time.monotonic() - started > 30 else min(backoff * 2, 15.0)
-            log.warning("%s exited with code %s; restart %d in %.1fs",
-                        name, code, self.restarts[name], backoff)
+            log.warning(
+                "%s exited with code %s; restart %d in %.1fs",
+                name,
+                code,
+                self.restarts[name],
+                backoff,
+            )
             await anyio.sleep(backoff)
 
     async def stop(self) -> None:
@@ -118,16 +126,24 @@ async def cmd_up(args: argparse.Namespace, loaded: LoadedConfig) -> int:
             )
             url = server.url
         async with connected(url, name="vigie-up") as nc:
-            report = await provision_with_retry(nc.jetstream(), build_topology(
-                topology_settings(cfg)))
-        log.info("topology: %d created, %d updated, %d unchanged",
-                 len(report.created), len(report.updated), len(report.unchanged))
+            report = await provision_with_retry(
+                nc.jetstream(), build_topology(topology_settings(cfg))
+            )
+        log.info(
+            "topology: %d created, %d updated, %d unchanged",
+            len(report.created),
+            len(report.updated),
+            len(report.unchanged),
+        )
         supervisor = Supervisor(url, loaded.path, cfg.bus.drain_timeout + 5.0)
         async with anyio.create_task_group() as tg:
             for name in SERVICES:
                 tg.start_soon(supervisor.supervise, name)
-            print(f"vigie: NATS ready at {url} — services: {', '.join(SERVICES)} "
-                  "(Ctrl-C stops everything)", flush=True)
+            print(
+                f"vigie: NATS ready at {url} — services: {', '.join(SERVICES)} "
+                "(Ctrl-C stops everything)",
+                flush=True,
+            )
             done = anyio.Event()
             if args.demo:
                 tg.start_soon(_demo, url, done, args.once)
@@ -150,11 +166,14 @@ async def _demo(url: str, done: anyio.Event, once: bool) -> None:
     from services.cli.inspect import format_enriched
 
     events: list[EnrichedEvent] = []
+    all_seen = anyio.Event()
 
     async def on_event(msg: Msg) -> None:
         event = enriched_decoder.decode(msg.data)
         events.append(event)
         print(format_enriched(msg.subject, event), flush=True)
+        if len(events) >= len(DEMO_FEED):
+            all_seen.set()
 
     async with connected(url, name="vigie-demo") as nc:
         await nc.subscribe("enriched.>", cb=on_event)
@@ -164,14 +183,19 @@ async def _demo(url: str, done: anyio.Event, once: bool) -> None:
         for subject, payload, headers in DEMO_FEED:
             hdrs = {k: f"{v}-{run}" if k == MSG_ID else v for k, v in headers.items()}
             ack = await js.publish(subject, payload, headers=hdrs)
-            print(f"published {subject} → {ack.stream} seq {ack.seq}"
-                  f"{' (duplicate)' if ack.duplicate else ''}", flush=True)
+            print(
+                f"published {subject} → {ack.stream} seq {ack.seq}"
+                f"{' (duplicate)' if ack.duplicate else ''}",
+                flush=True,
+            )
         with anyio.move_on_after(60):
-            while len(events) < len(DEMO_FEED):
-                await anyio.sleep(0.1)
+            await all_seen.wait()
     if len(events) < len(DEMO_FEED):
-        print(f"vigie: demo: {len(events)} of {len(DEMO_FEED)} events within 60 s "
-              "(a report already seen in this data dir is not enriched twice)", flush=True)
+        print(
+            f"vigie: demo: {len(events)} of {len(DEMO_FEED)} events within 60 s "
+            "(a report already seen in this data dir is not enriched twice)",
+            flush=True,
+        )
     else:
         print(f"vigie: demo: {len(events)} enriched events", flush=True)
     if once:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -43,18 +43,25 @@ class Collector:
     dead: list[DeadLetter] = field(default_factory=list)
     dead_subjects: list[str] = field(default_factory=list)
 
+    changed: anyio.Event = field(default_factory=anyio.Event)
+
     async def on_enriched(self, msg: Msg) -> None:
         self.events.append(enriched_decoder.decode(msg.data))
+        self._notify()
 
     async def on_dead(self, msg: Msg) -> None:
         self.dead.append(dead_letter_decoder.decode(msg.data))
         self.dead_subjects.append(msg.subject)
+        self._notify()
 
-    async def wait_for(self, predicate: object, timeout: float = 20.0) -> None:
-        assert callable(predicate)
-        with anyio.fail_after(timeout):
+    def _notify(self) -> None:
+        self.changed.set()
+        self.changed = anyio.Event()
+
+    async def wait_for(self, predicate: Callable[[], object], within: float = 20.0) -> None:
+        with anyio.fail_after(within):
             while not predicate():
-                await anyio.sleep(0.05)
+                await self.changed.wait()
 
 
 @asynccontextmanager

@@ -38,7 +38,7 @@ async def test_bad_inputs_are_dead_lettered_with_reason_and_bytes(nats_url: str)
         js = nc.jetstream()
         for subject, data, headers, _ in BAD:
             await js.publish(subject, data, headers=headers or None)
-        await seen.wait_for(lambda: len(seen.dead) == len(BAD), timeout=30)
+        await seen.wait_for(lambda: len(seen.dead) == len(BAD), within=30)
         await js.publish("feeds.dr.report.a", GOOD.encode())
         await seen.wait_for(lambda: seen.events)
         await nc.close()

@@ -69,8 +69,20 @@ async def test_publish_text_is_enriched_and_a_repeat_is_dropped(
     nats_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     report = write(tmp_path, "report.txt", GOOD.encode())
-    argv = ["publish", "--subject", SUBJECT, report, "--id", "t-1", "--precedence", "Z",
-            "--originator", "2e Cie", "--content-type", "text"]  # fmt: skip
+    argv = [
+        "publish",
+        "--subject",
+        SUBJECT,
+        report,
+        "--id",
+        "t-1",
+        "--precedence",
+        "Z",
+        "--originator",
+        "2e Cie",
+        "--content-type",
+        "text",
+    ]
     async with pipeline(nats_url, fast_config()), collector(nats_url) as seen:
         assert await vigie(nats_url, *argv) == 0
         [line] = out_lines(capsys)
@@ -146,8 +158,15 @@ async def test_status_lists_streams_consumers_and_dead_letters(
     assert streams["FEEDS_DR"]["messages"] == 3 and streams["FEEDS_DR"]["bytes"] > 0
     assert streams["ENRICHED_DR"]["messages"] == 2
     ingest = [c for c in doc["consumers"] if c["name"] == "ingest-dr"]
-    assert ingest == [{"stream": "FEEDS_DR", "name": "ingest-dr", "num_pending": 0,
-                       "num_ack_pending": 0, "num_redelivered": 0}]  # fmt: skip
+    assert ingest == [
+        {
+            "stream": "FEEDS_DR",
+            "name": "ingest-dr",
+            "num_pending": 0,
+            "num_ack_pending": 0,
+            "num_redelivered": 0,
+        }
+    ]
     assert len(doc["consumers"]) == len(build_topology_consumers())
     dlq = {d["stream"]: d for d in doc["dead_letters"]}
     assert dlq["DLQ_DR"]["total"] == 1 and dlq["DLQ_DR"]["by_stage"] == {"ingest": 1}
@@ -183,8 +202,18 @@ async def test_tail_prints_the_enriched_event(
                     while "listening on enriched.>" not in err:
                         await anyio.sleep(0.02)
                         err += capsys.readouterr().err
-                assert await vigie(nats_url, "publish", "--subject", SUBJECT, report,
-                                   "--id", f"tail-{len(codes)}") == 0  # fmt: skip
+                assert (
+                    await vigie(
+                        nats_url,
+                        "publish",
+                        "--subject",
+                        SUBJECT,
+                        report,
+                        "--id",
+                        f"tail-{len(codes)}",
+                    )
+                    == 0
+                )
             lines = out_lines(capsys)
             if form:
                 _stored, event_line = lines
@@ -234,8 +263,16 @@ async def test_requeue_of_a_corrected_dead_letter_is_enriched_once(
         seq = str(listed["seq"])
         assert await vigie(nats_url, "dlq", "list") == 0
         table = out_lines(capsys)
-        assert table[0].split() == ["LABEL", "SEQ", "TIME", "STAGE", "REASON", "SUBJECT",
-                                    "SIZE", "MESSAGE"]  # fmt: skip
+        assert table[0].split() == [
+            "LABEL",
+            "SEQ",
+            "TIME",
+            "STAGE",
+            "REASON",
+            "SUBJECT",
+            "SIZE",
+            "MESSAGE",
+        ]
         assert " schema_violation  feeds.dr.report.test " in table[1]
         assert await vigie(nats_url, "dlq", "show", seq, "--label", "dr") == 0
         shown = out_lines(capsys)

@@ -39,12 +39,12 @@ async def test_collate_sigkilled_midway_each_revision_once(nats_url: str) -> Non
     ):
         await publish_reports(nats_url, N, "k")
         collate = await start_service("collate", nats_url)
-        await seen.wait_for(lambda: len(seen.events) >= 10, timeout=30)
+        await seen.wait_for(lambda: len(seen.events) >= 10, within=30)
         collate.send_signal(signal.SIGKILL)
         await collate.wait()
         killed_at = len(seen.events)
         collate = await start_service("collate", nats_url)
-        await seen.wait_for(lambda: len({e.report_id for e in seen.events}) == N, timeout=60)
+        await seen.wait_for(lambda: len({e.report_id for e in seen.events}) == N, within=60)
         await anyio.sleep(3)  # room for a duplicate to show up, if there were one
         collate.send_signal(signal.SIGTERM)
         assert await collate.wait() == 0
@@ -62,14 +62,14 @@ async def test_ingest_sigterm_drains_and_loses_nothing(nats_url: str) -> None:
     ):
         ingest = await start_service("ingest", nats_url)
         await publish_reports(nats_url, N, "d")
-        await seen.wait_for(lambda: len(seen.events) >= 5, timeout=30)
+        await seen.wait_for(lambda: len(seen.events) >= 5, within=30)
         ingest.send_signal(signal.SIGTERM)
         with anyio.fail_after(15):  # drain_timeout is 5 s
             code = await ingest.wait()
         assert code == 0
         stopped_at = len(seen.events)
         ingest = await start_service("ingest", nats_url)
-        await seen.wait_for(lambda: len({e.report_id for e in seen.events}) == N, timeout=60)
+        await seen.wait_for(lambda: len({e.report_id for e in seen.events}) == N, within=60)
         await anyio.sleep(2)
         ingest.send_signal(signal.SIGTERM)
         assert await ingest.wait() == 0
