@@ -150,6 +150,7 @@ class Worker:
         self._idle = anyio.Event()
         self._idle.set()
         self._subs: list[Any] = []
+        self._working: dict[int, tuple[Msg, float]] = {}
 
     @property
     def in_flight(self) -> int:
@@ -161,6 +162,7 @@ class Worker:
 
     async def run(self) -> None:
         async with anyio.create_task_group() as handlers:
+            handlers.start_soon(self._heartbeats)
             with self._fetching:
                 async with anyio.create_task_group() as fetchers:
                     for spec in self._consumers:
@@ -172,7 +174,7 @@ class Worker:
                 log.warning(
                     "%s: drain timeout, returning %d in-flight", self.stage, self._in_flight
                 )
-                handlers.cancel_scope.cancel()
+            handlers.cancel_scope.cancel()  # the heartbeat loop, and whatever did not finish
         # Pull subscriptions would make the connection's drain wait for messages that nobody
         # will fetch; unsubscribing hands them back to the server (redelivered after ack wait).
         for sub in self._subs:
@@ -247,7 +249,11 @@ class Worker:
         )
         settled = False
         try:
-            outcome = await self._run_handler(msg, delivery)
+            self._working[id(msg)] = (msg, anyio.current_time())
+            try:
+                outcome = await self._handler(delivery)
+            finally:
+                del self._working[id(msg)]
             self.stats.handled += 1
             if isinstance(outcome, Defer):
                 await msg.nak(delay=outcome.delay)
@@ -274,21 +280,6 @@ class Worker:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
-
-    async def _run_handler(self, msg: Msg, delivery: Delivery) -> Outcome:
-        error: Exception | None = None
-        outcome: Outcome = Ack()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._heartbeat, msg)
-            try:
-                outcome = await self._handler(delivery)
-            except Exception as exc:  # re-raised below, outside the group, unwrapped
-                error = exc
-            finally:
-                tg.cancel_scope.cancel()
-        if error is not None:
-            raise error
-        return outcome
 
     async def _on_failure(self, msg: Msg, delivery: Delivery, exc: Exception) -> bool:
         if delivery.num_delivered >= self.settings.max_deliveries:
@@ -361,10 +352,16 @@ class Worker:
         )
         return True
 
-    async def _heartbeat(self, msg: Msg) -> None:
+    async def _heartbeats(self) -> None:
+        """One loop for all in-flight messages (not a task per message: that costs more than
+        most handlers): each handled for longer than the interval gets ``in_progress``."""
+        interval = self.settings.heartbeat_interval
         while True:
-            await anyio.sleep(self.settings.heartbeat_interval)
-            try:
-                await msg.in_progress()
-            except Exception:
-                log.debug("in_progress failed", exc_info=True)
+            await anyio.sleep(interval)
+            now = anyio.current_time()
+            for msg, started in list(self._working.values()):
+                if now - started >= interval:
+                    try:
+                        await msg.in_progress()
+                    except Exception:
+                        log.debug("in_progress failed", exc_info=True)

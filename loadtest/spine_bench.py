@@ -58,6 +58,8 @@ class Phase:
     p50_ms: float | None = None
     p99_ms: float | None = None
     offered_per_second: float | None = None
+    #: CPU time per message of each worker process during the phase (where it ran).
+    cpu_ms_per_message: dict[str, float] | None = None
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -145,26 +147,38 @@ async def open_loop(js: object, subject: str, ids: list[str], rate: float, sink:
 
 async def start_processes(
     argvs: list[list[str]], env: dict[str, str], logs: Path
-) -> list[asyncio.subprocess.Process]:
-    """Each process logs to ``logs/<n>.log`` so a failed run can be explained."""
+) -> list[tuple[str, asyncio.subprocess.Process]]:
+    """Each process logs to ``logs/<name>.log`` so a failed run can be explained."""
     await anyio.Path(logs).mkdir(parents=True, exist_ok=True)
     procs = []
     for argv in argvs:
-        name = "-".join(a for a in argv[-3:] if not a.startswith("nats://")).replace("/", "_")
+        name = argv[argv.index("run") + 1] if "run" in argv else argv[2].rsplit(".", 1)[-1]
         with (logs / f"{name}.log").open("ab") as log_file:
-            procs.append(
-                await asyncio.create_subprocess_exec(
-                    *argv, env=env, stdin=asyncio.subprocess.DEVNULL, stderr=log_file
-                )
+            proc = await asyncio.create_subprocess_exec(
+                *argv, env=env, stdin=asyncio.subprocess.DEVNULL, stderr=log_file
             )
+        procs.append((name, proc))
     return procs
 
 
-async def stop_processes(procs: list[asyncio.subprocess.Process]) -> None:
-    for p in procs:
+def _pid(p: asyncio.subprocess.Process | int) -> int:
+    return p if isinstance(p, int) else p.pid
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (Linux /proc), in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def stop_processes(procs: list[tuple[str, asyncio.subprocess.Process]]) -> None:
+    for _, p in procs:
         if p.returncode is None:
             p.send_signal(signal.SIGTERM)
-    for p in procs:
+    for _, p in procs:
         try:
             await asyncio.wait_for(p.wait(), 20)
         except TimeoutError:
@@ -177,9 +191,10 @@ async def measure(
     subject: str,
     out_subject: str,
     key: Callable[[Msg], str],
-    start: Callable[[], Awaitable[list[asyncio.subprocess.Process]]],
+    start: Callable[[], Awaitable[list[tuple[str, asyncio.subprocess.Process]]]],
     n: int,
     fraction: float,
+    server_pid: int,
 ) -> list[Phase]:
     nc = await nats.connect(url, pending_size=512 * 1024 * 1024)
     js = nc.jetstream()
@@ -194,6 +209,11 @@ async def measure(
     sat_seconds = time.perf_counter() - t0
     saturation = Phase(f"{name} saturation", n, sat_seconds, n / sat_seconds)
     # Fixed rate: a fraction of what saturation reached, open loop.
+    watched: list[tuple[str, asyncio.subprocess.Process | int]] = [
+        *procs,
+        ("nats-server", server_pid),
+    ]
+    cpu_before = {who: cpu_seconds(_pid(p)) for who, p in watched}
     rate = max(1.0, saturation.per_second * fraction)
     m = max(200, min(n, int(rate * 20)))
     sink2 = Sink(key)
@@ -210,6 +230,7 @@ async def measure(
         percentile(sink2.latencies, 0.5),
         percentile(sink2.latencies, 0.99),
         offered,
+        {who: round((cpu_seconds(_pid(p)) - cpu_before[who]) * 1000 / m, 3) for who, p in watched},
     )
     await stop_processes(procs)
     await nc.close()
@@ -248,6 +269,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             lambda: start_processes([[py, "-m", "loadtest.relay", url]], env, logs),
             args.reports,
             args.rate_fraction,
+            server.pid or 0,
         )
         pipeline = await measure(
             "pipeline",
@@ -262,6 +284,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             ),
             args.reports,
             args.rate_fraction,
+            server.pid or 0,
         )
     ratio = pipeline[0].per_second * CONSUMED_PER_REPORT / relay[0].per_second
     return {
@@ -297,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
             else ""
         )
         print(f"{phase['name']:<36} {phase['per_second']:8.1f}/s{lat}")
+        if phase["cpu_ms_per_message"]:
+            cpu = ", ".join(f"{k} {v:.2f}" for k, v in phase["cpu_ms_per_message"].items())
+            print(f"{'':<36} CPU ms per message: {cpu}")
     print(
         f"ratio (pipeline reports/s × {CONSUMED_PER_REPORT}) / relay msgs/s = "
         f"{result['ratio_reports_x_consumed_vs_relay']}"

@@ -57,37 +57,45 @@ class CollateService:
         except msgspec.DecodeError as exc:
             raise Reject("schema_violation", f"not a report or task result: {exc}") from exc
         kv = self._buckets[d.label]
-        state = await self._apply(kv, item.report_id, item)
+        key = item.report_id
+        state, seq = await self._update(kv, key, lambda s: logic.merge(s, item))
         # Publishing may take a while; whatever answered meanwhile is planned on the next pass.
         while pending := logic.unconfirmed(state):
             for revision in pending:
-                await self._publish(kv, state, revision, d.headers)
-            state = await self._apply(kv, item.report_id, None)
+                await self._publish(state, revision, d.headers)
+            state, seq = await self._update(kv, key, lambda s: _confirm(s, pending), (state, seq))
         if isinstance(item, IngestedReport) and not logic.first_published(state):
             # Park the report's own message until its deadline: JetStream keeps the timer.
             remaining = (item.deadline_at - self._clock()).total_seconds()
             return Defer(max(0.05, min(remaining, self._recheck)))
         return Ack()
 
-    async def _apply(self, kv: KeyValue, key: str, item: CollateInput | None) -> CollateState:
-        """Merge and reserve under compare-and-set; returns the state as stored."""
-        while True:
-            state, seq = await _read(kv, key)
-            merged = logic.merge(state, item) if item else state or CollateState(report_id=key)
-            plan = logic.plan_revision(merged, self._clock())
-            if plan is not None and not logic.unconfirmed(merged):
-                merged = logic.reserve(merged, plan)
-            if merged == state or (state is None and item is None):
-                return merged
-            if await _write(kv, key, merged, seq):
-                return merged
-
-    async def _publish(
+    async def _update(
         self,
         kv: KeyValue,
-        state: CollateState,
-        revision: PublishedRevision,
-        headers: dict[str, str],
+        key: str,
+        change: Callable[[CollateState | None], CollateState],
+        known: tuple[CollateState, int] | None = None,
+    ) -> tuple[CollateState, int]:
+        """Apply ``change``, then reserve the next revision if one is due, under compare-and-set.
+
+        Returns the state as stored and its revision in the bucket.
+        """
+        state, seq = known if known is not None else await _read(kv, key)
+        while True:
+            updated = change(state)
+            plan = logic.plan_revision(updated, self._clock())
+            if plan is not None and not logic.unconfirmed(updated):
+                updated = logic.reserve(updated, plan)
+            if updated == state:
+                return updated, seq
+            new_seq = await _write(kv, key, updated, seq)
+            if new_seq is not None:
+                return updated, new_seq
+            state, seq = await _read(kv, key)  # someone else wrote first: merge again
+
+    async def _publish(
+        self, state: CollateState, revision: PublishedRevision, headers: dict[str, str]
     ) -> None:
         event = logic.build_event(state, revision, self._clock())
         trace = continue_or_start(headers)
@@ -107,12 +115,14 @@ class CollateService:
                 revision.revision,
                 " (partial)" if revision.partial else "",
             )
-        while True:
-            current, seq = await _read(kv, state.report_id)
-            if current is None or revision not in logic.unconfirmed(current):
-                return
-            if await _write(kv, state.report_id, logic.confirm(current, revision.revision), seq):
-                return
+
+
+def _confirm(state: CollateState | None, revisions: list[PublishedRevision]) -> CollateState:
+    assert state is not None, "a reserved revision's state cannot vanish"
+    for revision in revisions:
+        if revision in logic.unconfirmed(state):
+            state = logic.confirm(state, revision.revision)
+    return state
 
 
 async def _read(kv: KeyValue, key: str) -> tuple[CollateState | None, int]:
@@ -124,13 +134,11 @@ async def _read(kv: KeyValue, key: str) -> tuple[CollateState | None, int]:
     return collate_state_decoder.decode(entry.value), entry.revision
 
 
-async def _write(kv: KeyValue, key: str, state: CollateState, revision: int) -> bool:
-    """False when someone else wrote first (the caller re-reads and merges again)."""
+async def _write(kv: KeyValue, key: str, state: CollateState, revision: int) -> int | None:
+    """The new revision, or None when someone else wrote first."""
     try:
         if revision == 0:
-            await kv.create(key, json_encoder.encode(state))
-        else:
-            await kv.update(key, json_encoder.encode(state), last=revision)
+            return await kv.create(key, json_encoder.encode(state))
+        return await kv.update(key, json_encoder.encode(state), last=revision)
     except KeyWrongLastSequenceError:
-        return False
-    return True
+        return None
