@@ -9,7 +9,7 @@ Both run in the same process tree, on the same embedded server with the same con
 For each: saturation throughput (a preloaded backlog drained as fast as possible) and publish →
 output latency (p50/p99) at a fixed, open-loop offered rate. Usage::
 
-    python -m loadtest.spine_bench [--reports 2000] [--rate-fraction 0.5] [--out FILE]
+    python -m loadtest.spine_bench [--reports 2000] [--rate-fractions 0.5,1.0] [--out FILE]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import msgspec
@@ -185,40 +186,31 @@ async def stop_processes(procs: list[tuple[str, asyncio.subprocess.Process]]) ->
             p.kill()
 
 
-async def measure(
+async def fixed_rate(
     name: str,
-    url: str,
+    js: Any,
+    nc: Any,
     subject: str,
     out_subject: str,
     key: Callable[[Msg], str],
-    start: Callable[[], Awaitable[list[tuple[str, asyncio.subprocess.Process]]]],
-    n: int,
-    fraction: float,
+    procs: list[tuple[str, asyncio.subprocess.Process]],
     server_pid: int,
-) -> list[Phase]:
-    nc = await nats.connect(url, pending_size=512 * 1024 * 1024)
-    js = nc.jetstream()
-    # Saturation: the backlog is in the stream before the workers start.
-    sink = Sink(key)
-    await nc.subscribe(out_subject, cb=sink.on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1)
-    ids = [f"{name}-sat-{i}" for i in range(n)]
-    await preload(js, subject, ids)
-    t0 = time.perf_counter()
-    procs = await start()
-    await sink.wait_for(n, within=600)
-    sat_seconds = time.perf_counter() - t0
-    saturation = Phase(f"{name} saturation", n, sat_seconds, n / sat_seconds)
-    # Fixed rate: a fraction of what saturation reached, open loop.
+    saturation_rate: float,
+    fraction: float,
+) -> Phase:
+    """Open-loop arrivals at ``fraction`` of the saturation rate, for about 20 s."""
     watched: list[tuple[str, asyncio.subprocess.Process | int]] = [
         *procs,
         ("nats-server", server_pid),
     ]
     cpu_before = {who: cpu_seconds(_pid(p)) for who, p in watched}
-    rate = max(1.0, saturation.per_second * fraction)
-    m = max(200, min(n, int(rate * 20)))
+    rate = max(1.0, saturation_rate * fraction)
+    m = max(200, min(5000, int(rate * 20)))
     sink2 = Sink(key)
-    await nc.subscribe(out_subject, cb=sink2.on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1)
-    ids2 = [f"{name}-rate-{i}" for i in range(m)]
+    sub = await nc.subscribe(
+        out_subject, cb=sink2.on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1
+    )
+    ids2 = [f"{name}-rate{fraction}-{i}" for i in range(m)]
     t1 = time.perf_counter()
     offered = await open_loop(js, subject, ids2, rate, sink2)
     await sink2.wait_for(m, within=600)
@@ -232,11 +224,59 @@ async def measure(
         offered,
         {who: round((cpu_seconds(_pid(p)) - cpu_before[who]) * 1000 / m, 3) for who, p in watched},
     )
+    await sub.unsubscribe()
+    if sink2.duplicates:
+        raise RuntimeError(f"{name}: {sink2.duplicates} duplicate outputs")
+    return fixed
+
+
+async def measure(
+    name: str,
+    url: str,
+    subject: str,
+    out_subject: str,
+    key: Callable[[Msg], str],
+    start: Callable[[], Awaitable[list[tuple[str, asyncio.subprocess.Process]]]],
+    n: int,
+    fractions: list[float],
+    server_pid: int,
+) -> list[Phase]:
+    nc = await nats.connect(url, pending_size=512 * 1024 * 1024)
+    js = nc.jetstream()
+    # Saturation: the backlog is in the stream before the workers start.
+    sink = Sink(key)
+    sat_sub = await nc.subscribe(
+        out_subject, cb=sink.on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1
+    )
+    ids = [f"{name}-sat-{i}" for i in range(n)]
+    await preload(js, subject, ids)
+    t0 = time.perf_counter()
+    procs = await start()
+    await sink.wait_for(n, within=600)
+    sat_seconds = time.perf_counter() - t0
+    saturation = Phase(f"{name} saturation", n, sat_seconds, n / sat_seconds)
+    await sat_sub.unsubscribe()
+    phases = [saturation]
+    for fraction in fractions:
+        phases.append(
+            await fixed_rate(
+                name,
+                js,
+                nc,
+                subject,
+                out_subject,
+                key,
+                procs,
+                server_pid,
+                saturation.per_second,
+                fraction,
+            )
+        )
     await stop_processes(procs)
     await nc.close()
-    if sink.duplicates or sink2.duplicates:
-        raise RuntimeError(f"{name}: {sink.duplicates + sink2.duplicates} duplicate outputs")
-    return [saturation, fixed]
+    if sink.duplicates:
+        raise RuntimeError(f"{name}: {sink.duplicates} duplicate outputs")
+    return phases
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
@@ -268,7 +308,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             header_key,
             lambda: start_processes([[py, "-m", "loadtest.relay", url]], env, logs),
             args.reports,
-            args.rate_fraction,
+            args.rate_fractions,
             server.pid or 0,
         )
         pipeline = await measure(
@@ -283,7 +323,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
                 logs,
             ),
             args.reports,
-            args.rate_fraction,
+            args.rate_fractions,
             server.pid or 0,
         )
     ratio = pipeline[0].per_second * CONSUMED_PER_REPORT / relay[0].per_second
@@ -302,7 +342,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="loadtest.spine_bench", description=__doc__)
     parser.add_argument("--reports", type=int, default=2000)
-    parser.add_argument("--rate-fraction", type=float, default=0.5)
+    parser.add_argument(
+        "--rate-fractions",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=[0.5, 1.0],
+        help="offered rates as fractions of the measured saturation throughput",
+    )
     parser.add_argument("--sync-interval", default="always")
     parser.add_argument("--out", default="bench-results/spine.json")
     args = parser.parse_args(argv)

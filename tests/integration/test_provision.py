@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import nats
+from nats.js import api
 
 from bus.provision import provision
 from bus.topology import LABELS, TopologySettings, build_topology
@@ -46,5 +47,5 @@ async def test_every_stream_holds_one_label(nats_url: str) -> None:
                 t.rsplit("_", 1)[1] for t in tokens if t.startswith(("ingest_", "collate_"))
             }
             assert labels_in == {spec.label}, (spec.name, subject)
-        assert info.config.storage is not None and info.config.storage.value == "file"
+        assert api.StorageType(info.config.storage) == api.StorageType.FILE
     await nc.close()
