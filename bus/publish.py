@@ -49,12 +49,21 @@ class JetStreamPublisher:
         self._timeout = timeout
 
     async def publish(
-        self, subject: str, payload: bytes, *, msg_id: str, headers: dict[str, str] | None = None
+        self,
+        subject: str,
+        payload: bytes,
+        *,
+        msg_id: str | None,
+        headers: dict[str, str] | None = None,
     ) -> PublishReceipt:
+        """``msg_id=None`` publishes without one: the server then cannot drop a repeat."""
         hdrs = dict(headers or {})
-        hdrs[MSG_ID] = msg_id
+        if msg_id is not None:
+            hdrs[MSG_ID] = msg_id
         try:
-            ack = await self._js.publish(subject, payload, timeout=self._timeout, headers=hdrs)
+            ack = await self._js.publish(
+                subject, payload, timeout=self._timeout, headers=hdrs or None
+            )
         except (NoStreamResponseError, NoRespondersError) as exc:
             raise PublishError(
                 subject,

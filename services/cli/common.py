@@ -11,11 +11,10 @@ import anyio
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js import JetStreamContext
-from nats.js.errors import APIError, NoStreamResponseError
+from nats.js.errors import APIError
 
 from bus.connect import BusUnreachable, connect
-from bus.publish import PublishError, PublishReceipt
+from bus.publish import PublishError
 from services.config import LoadedConfig
 
 CLIENT_NAME = "vigie-cli"
@@ -104,38 +103,6 @@ def check_size(nc: Client, subject: str, payload: bytes) -> None:
             recoverable=False,
             detail=f"{len(payload)} bytes, max_payload {nc.max_payload}",
         )
-
-
-async def publish_without_id(
-    js: JetStreamContext,
-    subject: str,
-    payload: bytes,
-    headers: dict[str, str],
-    ack_timeout: float = 5.0,
-) -> PublishReceipt:
-    """A JetStream publish with no ``Nats-Msg-Id`` (so no server-side de-duplication), its
-    failures mapped to PublishError the way ``JetStreamPublisher`` maps them."""
-    try:
-        ack = await js.publish(subject, payload, timeout=ack_timeout, headers=headers or None)
-    except (NoStreamResponseError, NoRespondersError) as exc:
-        raise PublishError(
-            subject,
-            "no stream captures this subject",
-            recoverable=False,
-            detail="check the label, kind and source tokens against the subject contract",
-        ) from exc
-    except APIError as exc:
-        description = str(getattr(exc, "description", "") or exc)
-        full = "maximum" in description or "insufficient resources" in description
-        raise PublishError(
-            subject,
-            "stream full" if full else "server refused the message",
-            recoverable=full,
-            detail=description,
-        ) from exc
-    except (NatsTimeoutError, TimeoutError) as exc:
-        raise PublishError(subject, "no acknowledgement in time", recoverable=True) from exc
-    return PublishReceipt(ack.stream, ack.seq, bool(ack.duplicate))
 
 
 def fail(message: str, code: int = 1) -> int:

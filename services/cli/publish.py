@@ -18,7 +18,6 @@ from services.cli.common import (
     check_size,
     cli_connection,
     fail,
-    publish_without_id,
 )
 from services.config import LoadedConfig
 
@@ -146,13 +145,8 @@ async def cmd_publish(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     async with cli_connection(args, loaded) as nc:
         check_size(nc, args.subject, payload)
         js = nc.jetstream()
-        if msg_id:
-            receipt = await JetStreamPublisher(js, timeout=args.timeout).publish(
-                args.subject, payload, msg_id=msg_id, headers=headers
-            )
-        else:
-            receipt = await publish_without_id(
-                js, args.subject, payload, headers, ack_timeout=args.timeout
-            )
+        receipt = await JetStreamPublisher(js, timeout=args.timeout).publish(
+            args.subject, payload, msg_id=msg_id or None, headers=headers
+        )
     print(describe_receipt(receipt, trace.trace_id if trace else None), flush=True)
     return 0
