@@ -16,9 +16,11 @@ RUN pip install --no-cache-dir .
 FROM python:3.11-slim
 # Same path as in the build stage: the venv's scripts hard-code their interpreter's location.
 COPY --from=build /opt/vigie /opt/vigie
+# The embedded server must listen beyond the container's loopback for -p 4222:4222 to work.
 ENV PATH=/opt/vigie/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    VIGIE_NATS__HOST=0.0.0.0
 # Fixed ids, used numerically below, so a host directory mounted on /data can be chowned to match
 # and a runtime enforcing runAsNonRoot can check them without reading /etc/passwd.
 RUN groupadd --system --gid 10001 vigie \
