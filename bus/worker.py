@@ -153,6 +153,10 @@ class Worker:
         self._working: dict[int, tuple[Msg, float]] = {}
 
     @property
+    def consumers(self) -> list[ConsumerSpec]:
+        return list(self._consumers)
+
+    @property
     def in_flight(self) -> int:
         return self._in_flight
 

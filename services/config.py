@@ -142,7 +142,13 @@ class CollateConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
     deadline_immediate: Annotated[float, _secs("Ingest to partial event, IMMEDIATE.")] = 60.0
     deadline_priority: Annotated[float, _secs("Ingest to partial event, PRIORITY.")] = 300.0
     deadline_routine: Annotated[float, _secs("Ingest to partial event, ROUTINE.")] = 900.0
-    recheck_interval: Annotated[float, _secs("How often a parked report is re-examined.")] = 5.0
+    recheck_interval: Annotated[
+        float,
+        _secs(
+            "Longest wait before a parked report record is looked at again (it is also looked "
+            "at on its deadline); shorter frees finished records sooner, longer redelivers less."
+        ),
+    ] = 30.0
 
     def deadline_for(self, precedence: str) -> float:
         """Seconds from ingest after which a report of ``precedence`` is published partial."""

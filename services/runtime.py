@@ -103,9 +103,7 @@ async def build_service(
     raise ValueError(f"unknown service {name!r}; choose one of {', '.join(SERVICES)}")
 
 
-async def run_service(
-    name: str, url: str, cfg: Config, *, ready: anyio.Event | None = None
-) -> None:
+async def run_service(name: str, url: str, cfg: Config) -> None:
     """Serve until SIGTERM/SIGINT, then drain within ``bus.drain_timeout``."""
     async with connected(
         url,
@@ -116,9 +114,7 @@ async def run_service(
         worker = await start_worker(name, nc, cfg)
         async with anyio.create_task_group() as tg:
             tg.start_soon(_stop_on_signal, worker)
-            log.info("%s serving %d consumers", name, len(worker._consumers))
-            if ready is not None:
-                ready.set()
+            log.info("%s serving %d consumers", name, len(worker.consumers))
             await worker.run()
             tg.cancel_scope.cancel()
         log.info("%s drained: %s", name, worker.stats)

@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     command: Command = args.func
     try:
-        return anyio.run(command, args, loaded)
+        return anyio.run(command, args, loaded, backend_options=_backend_options())
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
@@ -64,6 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"vigie: {known}", file=sys.stderr)
         return 1
+
+
+def _backend_options() -> dict[str, bool]:
+    """uvloop where it is installed: the services spend most of their CPU in the event loop."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return {}
+    return {"use_uvloop": True}
 
 
 _KNOWN = (BusUnreachable, EmbeddedServerError, PublishError, ConfigError)

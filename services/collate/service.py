@@ -42,7 +42,7 @@ class CollateService:
         publisher: Publisher,
         state_buckets: dict[str, KeyValue],
         *,
-        recheck_interval: float = 5.0,
+        recheck_interval: float = 30.0,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._publisher = publisher
