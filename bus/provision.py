@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext, api
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 from bus.topology import ConsumerSpec, StreamSpec, Topology
 
@@ -58,6 +58,21 @@ def consumer_config(spec: ConsumerSpec) -> api.ConsumerConfig:
     )
 
 
+@dataclass
+class ProvisionError(Exception):
+    """The server refused to create or update part of the topology."""
+
+    what: str
+    detail: str
+    recoverable: bool = False
+
+    def __str__(self) -> str:
+        return (
+            f"cannot provision {self.what}: {self.detail} — some settings (retention, storage) "
+            "cannot change in place: remove that stream or consumer, or restore its settings"
+        )
+
+
 @dataclass(frozen=True)
 class ProvisionReport:
     created: list[str]
@@ -67,38 +82,51 @@ class ProvisionReport:
 
 async def provision(js: JetStreamContext, topology: Topology) -> ProvisionReport:
     """Idempotent: run it at every start; it creates what is missing and updates what drifted."""
-    created: list[str] = []
-    updated: list[str] = []
-    unchanged: list[str] = []
+    done: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": []}
     for spec in topology.streams:
-        want = stream_config(spec)
         try:
-            info = await js.stream_info(spec.name)
-        except NotFoundError:
-            await js.add_stream(want)
-            created.append(f"stream {spec.name}")
-            continue
-        if _stream_differs(info.config, want):
-            await js.update_stream(want)
-            updated.append(f"stream {spec.name}")
-        else:
-            unchanged.append(f"stream {spec.name}")
+            done[await _ensure_stream(js, spec)].append(f"stream {spec.name}")
+        except APIError as exc:
+            raise ProvisionError(f"stream {spec.name}", _describe(exc)) from exc
     for cspec in topology.consumers:
-        want_c = consumer_config(cspec)
+        what = f"consumer {cspec.stream}/{cspec.durable}"
         try:
-            cinfo = await js.consumer_info(cspec.stream, cspec.durable)
-        except NotFoundError:
-            await js.add_consumer(cspec.stream, want_c)
-            created.append(f"consumer {cspec.stream}/{cspec.durable}")
-            continue
-        if _consumer_differs(cinfo.config, want_c):
-            await js.add_consumer(cspec.stream, want_c)  # same durable name: an update
-            updated.append(f"consumer {cspec.stream}/{cspec.durable}")
-        else:
-            unchanged.append(f"consumer {cspec.stream}/{cspec.durable}")
-    if created or updated:
-        log.info("provisioned: %d created, %d updated", len(created), len(updated))
-    return ProvisionReport(created, updated, unchanged)
+            done[await _ensure_consumer(js, cspec)].append(what)
+        except APIError as exc:
+            raise ProvisionError(what, _describe(exc)) from exc
+    if done["created"] or done["updated"]:
+        log.info("provisioned: %d created, %d updated", len(done["created"]), len(done["updated"]))
+    return ProvisionReport(**done)
+
+
+async def _ensure_stream(js: JetStreamContext, spec: StreamSpec) -> str:
+    want = stream_config(spec)
+    try:
+        info = await js.stream_info(spec.name)
+    except NotFoundError:
+        await js.add_stream(want)
+        return "created"
+    if _stream_differs(info.config, want):
+        await js.update_stream(want)
+        return "updated"
+    return "unchanged"
+
+
+async def _ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> str:
+    want = consumer_config(spec)
+    try:
+        info = await js.consumer_info(spec.stream, spec.durable)
+    except NotFoundError:
+        await js.add_consumer(spec.stream, want)
+        return "created"
+    if _consumer_differs(info.config, want):
+        await js.add_consumer(spec.stream, want)  # same durable name: an update
+        return "updated"
+    return "unchanged"
+
+
+def _describe(exc: APIError) -> str:
+    return str(getattr(exc, "description", None) or exc)
 
 
 _STREAM_FIELDS = (

@@ -26,7 +26,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from bus.dlq import publish_dead_letter
-from bus.publish import Publisher, PublishError
+from bus.publish import Publisher
 from bus.slots import SlotPool
 from bus.topology import PRECEDENCES, ConsumerSpec, consumer_precedence
 from schemas.v1 import DeadLetterReason, Label
@@ -89,6 +89,13 @@ class Retry(Exception):
 
 
 Handler = Callable[[Delivery], Awaitable[Outcome]]
+#: How many deliveries a message may use before a failure dead-letters it. A service whose
+#: handler defers messages (each deferral is a delivery) allows for them here.
+DeliveryBudget = Callable[[Delivery, int], int]
+
+
+def fixed_budget(_delivery: Delivery, max_deliveries: int) -> int:
+    return max_deliveries
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,7 @@ class Worker:
         consumers: list[ConsumerSpec],
         handler: Handler,
         settings: WorkerSettings | None = None,
+        delivery_budget: DeliveryBudget = fixed_budget,
     ) -> None:
         if not consumers:
             raise ValueError(f"{stage}: no consumers to pull from")
@@ -141,6 +149,7 @@ class Worker:
         self.stage = stage
         self._consumers = consumers
         self._handler = handler
+        self._budget = delivery_budget
         self.settings = settings or WorkerSettings()
         self.slots = SlotPool(self.settings.concurrency)
         self.stats = WorkerStats()
@@ -260,11 +269,11 @@ class Worker:
                 del self._working[id(msg)]
             self.stats.handled += 1
             if isinstance(outcome, Defer):
-                await msg.nak(delay=outcome.delay)
                 self.stats.deferred += 1
+                await _settle(msg.nak(delay=outcome.delay))
             else:
-                await msg.ack()
                 self.stats.acked += 1
+                await _settle(msg.ack())
             settled = True
         except Reject as rej:
             settled = await self._dead_letter(
@@ -286,7 +295,11 @@ class Worker:
                 self._idle.set()
 
     async def _on_failure(self, msg: Msg, delivery: Delivery, exc: Exception) -> bool:
-        if delivery.num_delivered >= self.settings.max_deliveries:
+        try:
+            budget = self._budget(delivery, self.settings.max_deliveries)
+        except Exception:
+            budget = self.settings.max_deliveries
+        if delivery.num_delivered >= budget:
             return await self._dead_letter(
                 msg,
                 delivery,
@@ -309,8 +322,8 @@ class Worker:
             delay,
             exc_info=recoverable is None,
         )
-        await msg.nak(delay=delay)
         self.stats.retried += 1
+        await _settle(msg.nak(delay=delay))
         return True
 
     async def _dead_letter(
@@ -340,12 +353,13 @@ class Worker:
                 report_id=report_id,
                 fields=fields,
             )
-        except PublishError as exc:
+        except Exception as exc:  # PublishError, or the client refusing it (buffer full, too big)
             log.error("%s: dead letter not stored (%s); input kept for retry", self.stage, exc)
-            await msg.nak(delay=self.settings.backoff(delivery.num_delivered))
+            await _settle(msg.nak(delay=self.settings.backoff(delivery.num_delivered)))
             return True
         # Only now that the dead letter is stored may the input go.
-        await msg.term()
+        # A lost term is harmless: the redelivery's dead letter has the same dedupe id.
+        await _settle(msg.term())
         self.stats.dead_lettered += 1
         log.info(
             "%s: dead-lettered %s seq %d: %s",
@@ -369,3 +383,12 @@ class Worker:
                         await msg.in_progress()
                     except Exception:
                         log.debug("in_progress failed", exc_info=True)
+
+
+async def _settle(settling: Awaitable[None]) -> None:
+    """Ack, nak or term; a failure (connection lost) is logged, not raised: the server
+    redelivers after the ack wait, and the outputs' dedupe ids make that harmless."""
+    try:
+        await settling
+    except Exception:
+        log.warning("could not settle a message; the server will redeliver it", exc_info=True)

@@ -21,6 +21,9 @@ ORIGINATOR = "Vigie-Originator"
 #: The report's id when ``Nats-Msg-Id`` cannot carry it (``vigie dlq requeue`` sets it so a
 #: corrected report keeps its identity while the server's duplicate window still holds the id).
 REPORT_ID = "Vigie-Report-Id"
+#: ``<stream>:<seq>`` of the input a requeued dead letter came from (set by
+#: ``vigie dlq requeue``): ingest lets it take over that input's identity.
+REQUEUE_OF = "Vigie-Requeue-Of"
 #: W3C trace context, propagated on every hop.
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
@@ -36,6 +39,7 @@ PUBLISHER_HEADERS: dict[str, str] = {
     OBSERVED_AT: "Observation time: ISO-8601 with offset or a DTG (251430ZNOV26).",
     ORIGINATOR: "Originating unit, callsign or operator.",
     REPORT_ID: "Report id that wins over Nats-Msg-Id for identity (set by `vigie dlq requeue`).",
+    REQUEUE_OF: "stream:seq of the input a requeued dead letter came from (set by requeue).",
     TRACEPARENT: "W3C trace context; a report without one starts a new trace at ingest.",
 }
 

@@ -8,16 +8,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
+import anyio.to_thread
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.errors import APIError
 from nats.js.kv import KeyValue
 
-from bus.connect import connected
-from bus.provision import ProvisionReport, provision
+from bus.connect import connect
+from bus.provision import ProvisionError, ProvisionReport, provision
 from bus.publish import JetStreamPublisher, Publisher
 from bus.topology import ConsumerSpec, Topology, build_topology, kv_bucket
-from bus.worker import Delivery, Outcome, Worker, WorkerSettings
+from bus.worker import Delivery, DeliveryBudget, Outcome, Worker, WorkerSettings, fixed_budget
 from services.config import Config, topology_settings
 
 log = logging.getLogger("vigie.runtime")
@@ -29,6 +29,7 @@ SERVICES: tuple[str, ...] = ("ingest", "extract", "collate")
 class ServiceParts:
     handler: Callable[[Delivery], Awaitable[Outcome]]
     consumers: list[ConsumerSpec]
+    delivery_budget: DeliveryBudget = fixed_budget
 
 
 def worker_settings(cfg: Config) -> WorkerSettings:
@@ -47,10 +48,10 @@ async def provision_with_retry(js: JetStreamContext, topology: Topology) -> Prov
     for attempt in range(5):
         try:
             return await provision(js, topology)
-        except APIError as exc:
+        except ProvisionError as exc:
             if attempt == 4:
                 raise
-            log.info("provisioning raced (%s); retrying", exc)
+            log.info("provisioning raced (%s); retrying", exc.detail)
             await anyio.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
 
@@ -66,8 +67,11 @@ async def build_service(
 ) -> ServiceParts:
     labels = tuple(cfg.bus.labels)
     if name == "ingest":
+        from services.ingest.normalise import LanguageIdentifier
         from services.ingest.service import IngestService, IngestSettings
 
+        # Loading the model takes most of a second: not on the event loop.
+        languages = await anyio.to_thread.run_sync(LanguageIdentifier)
         ingest = IngestService(
             publisher,
             await _buckets(js, "ingest", labels),
@@ -80,6 +84,7 @@ async def build_service(
                     for p in ("FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE")
                 ),
             ),
+            languages,
         )
         return ServiceParts(ingest.handle, topology.consumers_for("ingest", labels))
     if name == "extract":
@@ -99,25 +104,38 @@ async def build_service(
         consumers = topology.consumers_for("collate", labels) + topology.consumers_for(
             "result", labels
         )
-        return ServiceParts(collate.handle, consumers)
+        return ServiceParts(collate.handle, consumers, collate.delivery_budget)
     raise ValueError(f"unknown service {name!r}; choose one of {', '.join(SERVICES)}")
 
 
 async def run_service(name: str, url: str, cfg: Config) -> None:
-    """Serve until SIGTERM/SIGINT, then drain within ``bus.drain_timeout``."""
-    async with connected(
-        url,
-        name=f"vigie-{name}",
-        connect_timeout=cfg.nats.connect_timeout,
-        reconnect_wait_max=cfg.nats.reconnect_wait_max,
-    ) as nc:
-        worker = await start_worker(name, nc, cfg)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_stop_on_signal, worker)
-            log.info("%s serving %d consumers", name, len(worker.consumers))
-            await worker.run()
-            tg.cancel_scope.cancel()
-        log.info("%s drained: %s", name, worker.stats)
+    """Serve until SIGTERM/SIGINT, then drain within ``bus.drain_timeout``.
+
+    Signals are handled from the first moment: one during start-up (connecting, provisioning)
+    abandons the start-up cleanly instead of killing the process half-way.
+    """
+    shutdown = _Shutdown(name)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(shutdown.watch_signals)
+        nc: Client | None = None
+        try:
+            with shutdown.starting:
+                nc = await connect(
+                    url,
+                    name=f"vigie-{name}",
+                    connect_timeout=cfg.nats.connect_timeout,
+                    reconnect_wait_max=cfg.nats.reconnect_wait_max,
+                )
+                shutdown.worker = await start_worker(name, nc, cfg)
+            if shutdown.worker is not None:
+                log.info("%s serving %d consumers", name, len(shutdown.worker.consumers))
+                await shutdown.worker.run()
+                log.info("%s drained: %s", name, shutdown.worker.stats)
+        finally:
+            if nc is not None:
+                with anyio.CancelScope(shield=True):
+                    await _close(nc)
+        tg.cancel_scope.cancel()
 
 
 async def start_worker(name: str, nc: Client, cfg: Config) -> Worker:
@@ -133,12 +151,29 @@ async def start_worker(name: str, nc: Client, cfg: Config) -> Worker:
         consumers=parts.consumers,
         handler=parts.handler,
         settings=worker_settings(cfg),
+        delivery_budget=parts.delivery_budget,
     )
 
 
-async def _stop_on_signal(worker: Worker) -> None:
-    # Keeps listening after the first signal: a second one must not kill a draining service.
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async for signum in signals:
-            log.info("%s: %s received, draining", worker.stage, signal.Signals(signum).name)
-            worker.stop()
+class _Shutdown:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.starting = anyio.CancelScope()
+        self.worker: Worker | None = None
+
+    async def watch_signals(self) -> None:
+        # Keeps listening after the first signal: a second one must not kill a draining service.
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                log.info("%s: %s received, stopping", self.name, signal.Signals(signum).name)
+                if self.worker is None:
+                    self.starting.cancel()
+                else:
+                    self.worker.stop()
+
+
+async def _close(nc: Client) -> None:
+    try:
+        await nc.drain()
+    except Exception:  # already gone: closing is all that is left
+        await nc.close()

@@ -317,6 +317,8 @@ def requeue_headers(letter: DeadLetter, *, new_id: bool) -> dict[str, str]:
     }
     if original_id and not new_id:
         headers[H.REPORT_ID] = original_id
+    if letter.stream is not None and letter.stream_seq is not None:
+        headers[H.REQUEUE_OF] = f"{letter.stream}:{letter.stream_seq}"
     return headers
 
 

@@ -12,6 +12,7 @@ import anyio
 
 from bus.connect import BusUnreachable
 from bus.embedded import EmbeddedServerError
+from bus.provision import ProvisionError
 from bus.publish import PublishError
 from services.config import ConfigError, LoadedConfig, load_config
 
@@ -62,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         known = _known_error(exc)
         if known is None:
             raise
-        print(f"vigie: {known}", file=sys.stderr)
+        print(f"vigie: {_one_line(known)}", file=sys.stderr)
         return 1
 
 
@@ -75,7 +76,14 @@ def _backend_options() -> dict[str, bool]:
     return {"use_uvloop": True}
 
 
-_KNOWN = (BusUnreachable, EmbeddedServerError, PublishError, ConfigError)
+_KNOWN = (BusUnreachable, EmbeddedServerError, PublishError, ConfigError, ProvisionError)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, EmbeddedServerError):
+        last = f" — last server output: {exc.log_tail[-1].strip()}" if exc.log_tail else ""
+        return f"{exc.message}{last}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _known_error(exc: BaseException) -> BaseException | None:

@@ -80,6 +80,8 @@ class Supervisor:
                 preexec_fn=die_with_parent,
             )
             self.children[name] = proc
+            if self.stopping.is_set():  # stop() ran while this child was being started
+                proc.send_signal(signal.SIGTERM)
             code = await proc.wait()
             if self.stopping.is_set():
                 return

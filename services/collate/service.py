@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -69,6 +70,18 @@ class CollateService:
             remaining = (item.deadline_at - self._clock()).total_seconds()
             return Defer(max(0.05, min(remaining, self._recheck)))
         return Ack()
+
+    def delivery_budget(self, d: Delivery, max_deliveries: int) -> int:
+        """A parked report record is delivered once per recheck until its deadline: those
+        deliveries are not failures, so they do not count against ``max_deliveries``."""
+        try:
+            item = collate_input_decoder.decode(d.data)
+        except msgspec.DecodeError:
+            return max_deliveries
+        if not isinstance(item, IngestedReport):
+            return max_deliveries
+        window = (item.deadline_at - item.ingested_at).total_seconds()
+        return max_deliveries + math.ceil(max(window, 0.0) / self._recheck) + 1
 
     async def _update(
         self,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +33,7 @@ class LanguageGuess:
 
 
 class LanguageIdentifier:
-    """py3langid with normalised probabilities, loaded once, safe to share between threads."""
+    """py3langid with normalised probabilities, loaded once, shared by threads."""
 
     def __init__(self, languages: tuple[str, ...] = LANGUAGES) -> None:
         from py3langid import langid
@@ -43,13 +42,12 @@ class LanguageIdentifier:
             langid.MODEL_FILE, norm_probs=True
         )
         self._identifier.set_languages(list(languages))
-        self._lock = threading.Lock()
 
     def identify(self, text: str) -> LanguageGuess | None:
         """None when the text has too few letters to say anything."""
         letters = sum(ch.isalpha() for ch in text[:2000])
         if letters < 3:
             return None
-        with self._lock:
-            language, probability = self._identifier.classify(text[:20000])
+        # classify() only reads the model's arrays: safe from several threads at once.
+        language, probability = self._identifier.classify(text[:20000])
         return LanguageGuess(str(language), round(float(probability), 4))

@@ -108,6 +108,12 @@ def parse_feed(
         ) from exc
     meta = _header_metadata(headers, default_precedence)
     publisher_id = header(headers, H.REPORT_ID) or header(headers, H.MSG_ID)
+    if publisher_id is not None and len(publisher_id) > 256:
+        raise Reject(
+            "bad_header",
+            "the report id (Vigie-Report-Id or Nats-Msg-Id) is longer than 256 characters",
+            {"length": str(len(publisher_id))},
+        )
     if is_json:
         decoded = _decode_json(kind, data)
         if isinstance(decoded, TextReport):

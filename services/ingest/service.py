@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,9 +17,16 @@ from bus.publish import Publisher
 from bus.topology import collate_subject, parse_feed_subject, work_subject
 from bus.tracing import TRACEPARENT, continue_or_start
 from bus.worker import Ack, Delivery, Outcome, Reject
+from schemas import headers as H
 from schemas.v1 import IngestedReport, Precedence, Provenance, TaskName, json_encoder
 from services.ingest.normalise import LanguageIdentifier
-from services.ingest.parse import Accepted, content_digest, parse_feed, report_identity
+from services.ingest.parse import (
+    Accepted,
+    content_digest,
+    header,
+    parse_feed,
+    report_identity,
+)
 
 log = logging.getLogger("vigie.ingest")
 VERSION = "ingest/1.0"
@@ -64,13 +72,14 @@ class IngestService:
         publisher: Publisher,
         dedupe_buckets: dict[str, KeyValue],
         settings: IngestSettings,
+        languages: LanguageIdentifier,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._publisher = publisher
         self._buckets = dedupe_buckets
         self.settings = settings
         self._clock = clock
-        self._languages = LanguageIdentifier()
+        self._languages = languages
         self.stats = IngestStats()
 
     async def handle(self, d: Delivery) -> Outcome:
@@ -82,12 +91,17 @@ class IngestService:
                 f"{d.subject!r} is not feeds.<label>.<kind>.<source> "
                 "with source of [A-Za-z0-9_-]{1,64}",
             )
-        accepted = parse_feed(
+        parse = functools.partial(
+            parse_feed,
             feed.kind,
             d.data,
             d.headers,
             max_text_bytes=self.settings.max_text_bytes,
             default_precedence=self.settings.default_precedence,
+        )
+        # Decoding and normalising a large input would stall every other message on the loop.
+        accepted = (
+            parse() if len(d.data) <= INLINE_TEXT_CHARS else await anyio.to_thread.run_sync(parse)
         )
         report_id = report_identity(
             d.label, feed.source, d.subject, d.data, d.headers, accepted.publisher_id
@@ -164,6 +178,17 @@ class IngestService:
                 continue  # expired between the two calls: try to create again
             assert entry.value is not None
             seen = _seen_decoder.decode(entry.value)
+            if (seen.stream, seen.stream_seq) == (d.stream, d.stream_seq):
+                return True  # a redelivery of the message that first carried it
+            if header(d.headers, H.REQUEUE_OF) == f"{seen.stream}:{seen.stream_seq}":
+                # A requeued dead letter (original or corrected) of the very input that was
+                # recorded and then failed: it takes that input's place instead of being
+                # dropped as its duplicate.
+                try:
+                    await kv.update(report_id, json_encoder.encode(record), last=entry.revision)
+                except KeyWrongLastSequenceError:
+                    continue
+                return True
             if seen.digest != digest:
                 raise Reject(
                     "id_conflict",
@@ -172,7 +197,7 @@ class IngestService:
                     {"first_stream": seen.stream, "first_seq": str(seen.stream_seq)},
                     report_id=report_id,
                 )
-            return (seen.stream, seen.stream_seq) == (d.stream, d.stream_seq)
+            return False
 
     async def _language(self, accepted: Accepted) -> tuple[str | None, float | None]:
         if accepted.language:

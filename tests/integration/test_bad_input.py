@@ -21,6 +21,7 @@ BAD: list[tuple[str, bytes, dict[str, str], str]] = [
     ("feeds.dr.report.a", b"soon enough", {"Vigie-Precedence": "SOON"}, "bad_header"),
     ("feeds.dr.report.a", b'{"text": "x", "schema_version": "2.0"}', {}, "unsupported_version"),
     ("feeds.dr.report.bad$src", b"hello there", {}, "bad_subject"),
+    ("feeds.dr.report.a", b"long id", {"Nats-Msg-Id": "x" * 300}, "bad_header"),
     (
         "feeds.dr.sensor.a",
         b'{"sensor_id": "R1", "sensor_type": "radar", "position": {"type": "mgrs", '

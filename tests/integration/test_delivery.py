@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import anyio
 import nats
 
 from bus.topology import result_subject
 from schemas.v1 import TaskResult, json_encoder
 from services.config import BusConfig, CollateConfig, IngestConfig
+from services.ingest.parse import content_digest, report_identity
+from services.ingest.service import SeenRecord
 from tests.integration.pipeline import collector, fast_config, pipeline
 
 REPORT = "Patrol reports two T-72B3 at 31U DQ 48251 11932, 251430ZNOV26."
@@ -111,3 +115,37 @@ async def test_late_result_after_partial_gives_revision_two_once(nats_url: str) 
     second = seen.events[1]
     assert {t.task: t.status for t in second.tasks} == {"extract": "ok", "translate": "skipped"}
     assert second.entities == first.entities
+
+
+async def test_requeue_takes_over_the_identity_of_a_recorded_input(nats_url: str) -> None:
+    """An input recorded by ingest and then dead-lettered (e.g. after max deliveries) comes back
+    by requeue: it must be enriched, not dropped as a duplicate of itself."""
+    async with (
+        pipeline(nats_url, fast_config(), ("extract", "collate")),
+        collector(nats_url) as seen,
+    ):
+        nc = await nats.connect(nats_url)
+        js = nc.jetstream()
+        kv = await js.key_value("ingest_np")
+        report_id = report_identity("np", "delta", "", b"", {}, "lost-1")
+        failed = SeenRecord(
+            content_digest(REPORT.encode(), {}), "FEEDS_NP", 999, "feeds.np.report.delta",
+            dt.datetime.now(dt.UTC),
+        )  # fmt: skip
+        await kv.create(report_id, json_encoder.encode(failed))
+        # Without the requeue header the same report is a repeat and is dropped…
+        await js.publish(
+            "feeds.np.report.delta", REPORT.encode(), headers={"Vigie-Report-Id": "lost-1"}
+        )
+        # …with it, it takes the failed input's place.
+        await js.publish(
+            "feeds.np.report.delta",
+            REPORT.encode(),
+            headers={"Vigie-Report-Id": "lost-1", "Vigie-Requeue-Of": "FEEDS_NP:999"},
+        )
+        async with pipeline(nats_url, fast_config(), ("ingest",)):
+            await seen.wait_for(lambda: seen.events)
+            await anyio.sleep(1.0)
+        await nc.close()
+    assert [e.publisher_id for e in seen.events] == ["lost-1"]
+    assert seen.dead == []

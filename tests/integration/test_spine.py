@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import nats
 
 from tests.integration.pipeline import collector, fast_config, pipeline
@@ -21,6 +22,7 @@ async def test_french_report_yields_one_enriched_event(nats_url: str) -> None:
         )
         assert ack.stream == "FEEDS_DR"
         await seen.wait_for(lambda: seen.events)
+        await anyio.sleep(1.0)  # time for a second event to show up, if there were one
         await nc.close()
     assert len(seen.events) == 1
     event = seen.events[0]

@@ -6,8 +6,18 @@ import datetime as dt
 
 import pytest
 
-from schemas.v1 import CollateState, Entity, IngestedReport, Label, TaskName, TaskResult
+from bus.worker import Delivery
+from schemas.v1 import (
+    CollateState,
+    Entity,
+    IngestedReport,
+    Label,
+    TaskName,
+    TaskResult,
+    json_encoder,
+)
 from services.collate import logic
+from services.collate.service import CollateService
 
 T0 = dt.datetime(2026, 11, 25, 14, 30, tzinfo=dt.UTC)
 
@@ -141,3 +151,25 @@ def test_build_event_without_report_is_an_error() -> None:
             logic.PublishedRevision(revision=1, tasks=[], partial=True),
             T0,
         )
+
+
+def _delivery(data: bytes, consumer: str) -> Delivery:
+    return Delivery(
+        subject="work.dr.collate.routine",
+        data=data,
+        headers={},
+        stream="WORK_DR",
+        stream_seq=1,
+        num_delivered=1,
+        consumer=consumer,
+        label="dr",
+    )
+
+
+def test_parked_report_records_get_a_delivery_budget_for_their_parks() -> None:
+    service = CollateService(publisher=None, state_buckets={}, recheck_interval=30.0)  # type: ignore[arg-type]
+    record = json_encoder.encode(report(deadline=900))
+    assert service.delivery_budget(_delivery(record, "collate-dr-routine"), 5) == 5 + 30 + 1
+    answer = json_encoder.encode(result("extract"))
+    assert service.delivery_budget(_delivery(answer, "result-dr-routine"), 5) == 5
+    assert service.delivery_budget(_delivery(b"garbage", "collate-dr-routine"), 5) == 5
