@@ -34,7 +34,7 @@ async def connect(
     *,
     name: str,
     connect_timeout: float = 5.0,
-    reconnect_wait_max: float = 5.0,
+    reconnect_wait_max: float = 2.0,
 ) -> Client:
     """Connect once (failing fast with one clear error), then reconnect forever in the client."""
 
@@ -61,7 +61,7 @@ async def connect(
                 # Once connected, the client keeps reconnecting for as long as the service lives.
                 allow_reconnect=True,
                 max_reconnect_attempts=-1,
-                reconnect_time_wait=min(2.0, reconnect_wait_max),
+                reconnect_time_wait=reconnect_wait_max,
                 ping_interval=10,
                 max_outstanding_pings=3,
                 disconnected_cb=on_disconnect,

@@ -73,6 +73,12 @@ Offset = Annotated[int, Meta(ge=0)]
 Time = Annotated[dt.datetime, Meta(tz=True)]
 
 
+def readable(schema_version: str) -> bool:
+    """Whether a reader of this major version may read a message of ``schema_version``."""
+    major = schema_version.split(".", 1)[0]
+    return major.isdigit() and int(major) == SCHEMA_MAJOR
+
+
 def highest_label(labels: list[Label] | tuple[Label, ...]) -> Label:
     """The label a product derived from inputs with ``labels`` must carry."""
     if not labels:

@@ -78,8 +78,9 @@ class NatsConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True
         float, _secs("How long to wait for the first connection to NATS.", le=300)
     ] = 5.0
     reconnect_wait_max: Annotated[
-        float, _secs("Longest pause between two attempts to reconnect.", le=300)
-    ] = 5.0
+        float,
+        _secs("Pause between two attempts to reconnect (services retry forever).", le=300),
+    ] = 2.0
 
 
 class BusConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):

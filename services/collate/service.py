@@ -24,6 +24,7 @@ from schemas.v1 import (
     collate_input_decoder,
     collate_state_decoder,
     json_encoder,
+    readable,
 )
 from services.collate import logic
 
@@ -57,6 +58,8 @@ class CollateService:
             item: CollateInput = collate_input_decoder.decode(d.data)
         except msgspec.DecodeError as exc:
             raise Reject("schema_violation", f"not a report or task result: {exc}") from exc
+        if not readable(item.schema_version):
+            raise Reject("unsupported_version", f"schema_version {item.schema_version} unreadable")
         kv = self._buckets[d.label]
         key = item.report_id
         state, seq = await self._update(kv, key, lambda s: logic.merge(s, item))

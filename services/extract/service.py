@@ -16,7 +16,14 @@ from bus.publish import Publisher
 from bus.topology import result_subject
 from bus.tracing import TRACEPARENT, continue_or_start
 from bus.worker import Ack, Delivery, Outcome, Reject
-from schemas.v1 import IngestedReport, Provenance, TaskResult, ingested_decoder, json_encoder
+from schemas.v1 import (
+    IngestedReport,
+    Provenance,
+    TaskResult,
+    ingested_decoder,
+    json_encoder,
+    readable,
+)
 from services.extract.patterns import find_pattern_entities
 
 VERSION = "extract-patterns/1.0"
@@ -26,9 +33,12 @@ INLINE_TEXT_CHARS = 4096
 
 def decode_work(data: bytes) -> IngestedReport:
     try:
-        return ingested_decoder.decode(data)
+        report = ingested_decoder.decode(data)
     except msgspec.DecodeError as exc:
         raise Reject("schema_violation", f"not an IngestedReport: {exc}") from exc
+    if not readable(report.schema_version):
+        raise Reject("unsupported_version", f"schema_version {report.schema_version} unreadable")
+    return report
 
 
 class ExtractService:

@@ -18,6 +18,7 @@ from schemas.v1 import (
     Precedence,
     SensorReading,
     TextReport,
+    readable,
     sensor_reading_decoder,
     text_report_decoder,
 )
@@ -214,10 +215,9 @@ def _check_major(data: bytes, version: str | None = None) -> None:
         except msgspec.DecodeError:
             return
         version = raw.get("schema_version") if isinstance(raw, dict) else None
-        if not isinstance(version, str):
+        if not isinstance(version, str) or not version.split(".", 1)[0].isdigit():
             return
-    major = version.split(".", 1)[0]
-    if major.isdigit() and int(major) != SCHEMA_MAJOR:
+    if not readable(version):
         raise Reject(
             "unsupported_version",
             f"schema_version {version} is not readable by major {SCHEMA_MAJOR}",
