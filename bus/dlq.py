@@ -47,7 +47,8 @@ async def publish_dead_letter(
         report_id=report_id,
         fields=fields or {},
     )
-    # One dead letter per stored input, however often that input is redelivered.
+    # One dead letter per stored input when it is redelivered within the DLQ stream's duplicate
+    # window (redeliveries come within seconds; the window is minutes).
     if stream_seq is not None:
         msg_id = f"dlq:{stage}:{stream}:{stream_seq}"
     else:

@@ -148,7 +148,8 @@ async def cmd_tail(args: argparse.Namespace, loaded: LoadedConfig) -> int:
                     break
         await sub.unsubscribe()
     if args.count is not None and seen < args.count:
-        return fail(f"tail: {seen} of {args.count} messages within {args.timeout:g} s")
+        within = f" within {args.timeout:g} s" if args.timeout is not None else ""
+        return fail(f"tail: {seen} of {args.count} messages{within}")
     return 0
 
 
