@@ -1,13 +1,20 @@
-"""W3C trace context carried in NATS headers, so one report is one trace across services."""
+"""W3C trace context carried in NATS headers, so one report is one trace across services.
+
+Parsing and id generation are OpenTelemetry's (the W3C propagator and the SDK's random id
+generator), so what we propagate is exactly what an OpenTelemetry collector expects.
+"""
 
 from __future__ import annotations
 
-import re
-import secrets
 from dataclasses import dataclass
 
+from opentelemetry import trace
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
 TRACEPARENT = "traceparent"
-_TRACEPARENT_RE = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_PROPAGATOR = TraceContextTextMapPropagator()
+_IDS = RandomIdGenerator()
 
 
 @dataclass(frozen=True)
@@ -22,23 +29,21 @@ class TraceContext:
 
     def child(self) -> TraceContext:
         """A new span id in the same trace: each hop that publishes is a span of its own."""
-        return TraceContext(self.trace_id, secrets.token_hex(8), self.flags)
+        return TraceContext(self.trace_id, f"{_IDS.generate_span_id():016x}", self.flags)
 
 
 def parse_traceparent(value: str | None) -> TraceContext | None:
     if not value:
         return None
-    match = _TRACEPARENT_RE.match(value.strip().lower())
-    if not match:
+    context = _PROPAGATOR.extract({TRACEPARENT: value.strip()})
+    span = trace.get_current_span(context).get_span_context()
+    if not span.is_valid:
         return None
-    trace_id, span_id, flags = match.groups()
-    if trace_id == "0" * 32 or span_id == "0" * 16:
-        return None
-    return TraceContext(trace_id, span_id, flags)
+    return TraceContext(f"{span.trace_id:032x}", f"{span.span_id:016x}", f"{span.trace_flags:02x}")
 
 
 def new_root() -> TraceContext:
-    return TraceContext(secrets.token_hex(16), secrets.token_hex(8))
+    return TraceContext(f"{_IDS.generate_trace_id():032x}", f"{_IDS.generate_span_id():016x}")
 
 
 def continue_or_start(headers: dict[str, str] | None) -> TraceContext:
