@@ -358,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sync-interval", default="always")
     parser.add_argument("--out", default="bench-results/spine.json")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the embedded server and the workers are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     result = anyio.run(main_async, args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
