@@ -7,6 +7,7 @@ Driven with ``subprocess`` and threads, not an anyio task group: a task group en
 from __future__ import annotations
 
 import atexit
+import queue
 import re
 import shutil
 import socket
@@ -17,11 +18,12 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import DEVNULL, PIPE, STDOUT
-from typing import IO, Self
+from typing import Self
 
 import anyio
 import anyio.to_thread
 
+from bus.process import die_with_parent
 from bus.topology import SERVER_MAX_PAYLOAD, MiB
 
 READY_MARK = "Server is ready"
@@ -139,9 +141,33 @@ def _kill_leftovers() -> None:
         proc.kill()
 
 
-def _drain(out: IO[bytes], ring: deque[str], ready: threading.Event, log_path: Path) -> None:
+def _serve(
+    argv: list[str],
+    started: queue.Queue[subprocess.Popen[bytes] | BaseException],
+    ring: deque[str],
+    ready: threading.Event,
+    log_path: Path,
+) -> None:
+    try:
+        # Both streams into one pipe: one reader, and the ring keeps their relative order.
+        # Own session: a Ctrl-C meant for `vigie up` must not stop the server before the
+        # services have drained through it.
+        proc = subprocess.Popen(
+            argv,
+            stdin=DEVNULL,
+            stdout=PIPE,
+            stderr=STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+    except BaseException as exc:
+        started.put(exc)
+        return
+    _LIVE.add(proc)
+    started.put(proc)
+    assert proc.stdout is not None
     # Reads for the life of the process, so that a full pipe never stalls the server's logging.
-    with out, log_path.open("a", encoding="utf-8", buffering=1) as log:
+    with proc.stdout as out, log_path.open("a", encoding="utf-8", buffering=1) as log:
         for raw in iter(out.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip()
             ring.append(line)
@@ -233,20 +259,18 @@ class EmbeddedNats:
         argv = [find_nats_server(), "-c", str(self.config_path)]
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self.config_text, encoding="utf-8")
-        # Both streams into one pipe: one drainer, and the ring keeps their relative order.
-        # Own session: a Ctrl-C meant for `vigie up` must not stop the server before the
-        # services have drained through it. (No parent-death signal here: this runs in a worker
-        # thread, and the kernel ties that signal to the thread, not the process.)
-        proc = subprocess.Popen(
-            argv, stdin=DEVNULL, stdout=PIPE, stderr=STDOUT, start_new_session=True
-        )
-        _LIVE.add(proc)
-        assert proc.stdout is not None
         ready = threading.Event()
-        args = (proc.stdout, self._ring, ready, self.log_path)
-        drainer = threading.Thread(target=_drain, args=args, name="nats-server-log", daemon=True)
+        started: queue.Queue[subprocess.Popen[bytes] | BaseException] = queue.Queue(maxsize=1)
+        args = (argv, started, self._ring, ready, self.log_path)
+        # The thread that forks the server is the one that reads its output until it exits:
+        # the kernel's parent-death signal is tied to that thread, and it lives exactly as long
+        # as the server, so a parent killed outright takes its server with it.
+        drainer = threading.Thread(target=_serve, args=args, name="nats-server-log", daemon=True)
         drainer.start()
-        return _Run(proc, drainer, ready)
+        result = started.get()
+        if isinstance(result, BaseException):
+            raise result
+        return _Run(result, drainer, ready)
 
     async def _wait_ready(self, run: _Run) -> None:
         with anyio.move_on_after(self.ready_timeout):

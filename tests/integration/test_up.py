@@ -71,3 +71,21 @@ async def test_up_restarts_a_dead_service_and_stops_everything(tmp_path: Path) -
         assert await proc.wait() == 0
     await anyio.sleep(0.5)
     assert [p for p in everything | before if alive(p)] == []
+
+
+async def test_up_killed_outright_leaves_no_process(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")} | FAST_ENV
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli.main", "up", "--port", "0",
+        "--data-dir", str(tmp_path / "data"),
+        env=env, stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    with anyio.fail_after(60):
+        assert b"NATS ready" in await proc.stdout.readline()
+    await eventually(lambda: len(children_of(proc.pid)) >= 4, within=30)
+    children = children_of(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+    # The kernel's parent-death signal stops the server and every service.
+    await eventually(lambda: not any(alive(p) for p in children), within=20)
