@@ -210,7 +210,11 @@ class Worker:
             # whole batch would hold the first message back until the batch filled or expired.
             timeout = self.settings.fetch_timeout if want == 1 else self.settings.batch_linger
             try:
-                msgs = await sub.fetch(taken, timeout=timeout)
+                # Shielded from stop(): a fetch cancelled half-way would leave delivered
+                # messages in the client's buffer, unhandled until their ack wait ran out.
+                # It ends within its timeout, and what it brings is handled by the drain.
+                with anyio.CancelScope(shield=True):
+                    msgs = await sub.fetch(taken, timeout=timeout)
             except TimeoutError:
                 msgs = []
             except Exception as exc:  # disconnected, server restarting: keep trying
