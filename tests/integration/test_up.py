@@ -35,13 +35,17 @@ def alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split()[2] == "Z")
 
 
-async def test_up_restarts_a_dead_service_and_stops_everything(tmp_path: Path) -> None:
+async def start_up(tmp_path: Path) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")} | FAST_ENV
-    proc = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.cli.main", "up", "--port", "0",
         "--data-dir", str(tmp_path / "data"),
         env=env, stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
+
+
+async def test_up_restarts_a_dead_service_and_stops_everything(tmp_path: Path) -> None:
+    proc = await start_up(tmp_path)
     assert proc.stdout is not None
     with anyio.fail_after(60):
         line = (await proc.stdout.readline()).decode()
@@ -74,12 +78,7 @@ async def test_up_restarts_a_dead_service_and_stops_everything(tmp_path: Path) -
 
 
 async def test_up_killed_outright_leaves_no_process(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")} | FAST_ENV
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli.main", "up", "--port", "0",
-        "--data-dir", str(tmp_path / "data"),
-        env=env, stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    proc = await start_up(tmp_path)
     assert proc.stdout is not None
     with anyio.fail_after(60):
         assert b"NATS ready" in await proc.stdout.readline()
