@@ -81,8 +81,14 @@ async def connected(url: str, *, name: str, **kwargs: float) -> AsyncIterator[Cl
     try:
         yield nc
     finally:
-        if not nc.is_closed:
-            try:
-                await nc.drain()
-            except Exception:  # the connection may already be gone; closing is all that is left
-                await nc.close()
+        await close(nc)
+
+
+async def close(nc: Client) -> None:
+    """Drain (flush what is pending, then close); if the connection is already gone, close."""
+    if nc.is_closed:
+        return
+    try:
+        await nc.drain()
+    except Exception:  # the connection may already be gone; closing is all that is left
+        await nc.close()

@@ -7,6 +7,7 @@ import hashlib
 
 from bus.publish import Publisher, PublishReceipt
 from bus.topology import dlq_subject
+from schemas.headers import MSG_ID
 from schemas.v1 import DeadLetter, DeadLetterReason, Label, json_encoder
 
 ORIGINAL_MSG_ID = "Vigie-Original-Msg-Id"
@@ -54,8 +55,8 @@ async def publish_dead_letter(
     else:
         msg_id = f"dlq:{stage}:" + hashlib.sha256(subject.encode() + b"\0" + data).hexdigest()
     extra: dict[str, str] = {DLQ_REASON: reason}
-    if "Nats-Msg-Id" in headers:
-        extra[ORIGINAL_MSG_ID] = headers["Nats-Msg-Id"]
+    if MSG_ID in headers:
+        extra[ORIGINAL_MSG_ID] = headers[MSG_ID]
     return await publisher.publish(
         dlq_subject(stage, label), json_encoder.encode(letter), msg_id=msg_id, headers=extra
     )

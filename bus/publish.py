@@ -10,7 +10,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NoStreamResponseError
 
-MSG_ID = "Nats-Msg-Id"
+from schemas.headers import MSG_ID
 
 
 @dataclass(frozen=True)

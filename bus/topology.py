@@ -26,13 +26,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
-LABELS: tuple[str, ...] = ("np", "dr", "s", "ts")
-KINDS: tuple[str, ...] = ("report", "sensor")
-PRECEDENCES: tuple[str, ...] = ("FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE")
+from schemas.v1 import LABELS as LABELS
+from schemas.v1 import PRECEDENCES as PRECEDENCES
+from schemas.v1 import Kind, TaskName
+
+KINDS: tuple[str, ...] = get_args(Kind)
 #: Task services that answer per report. The engine is reached through its own streams (later).
-TASKS: tuple[str, ...] = ("extract", "translate", "summarise")
+TASKS: tuple[str, ...] = get_args(TaskName)
 STAGES: tuple[str, ...] = ("ingest", *TASKS, "collate")
 
 SOURCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

@@ -12,7 +12,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-TRACEPARENT = "traceparent"
+from schemas.headers import TRACEPARENT
+
 _PROPAGATOR = TraceContextTextMapPropagator()
 _IDS = RandomIdGenerator()
 

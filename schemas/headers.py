@@ -44,3 +44,11 @@ PUBLISHER_HEADERS: dict[str, str] = {
 }
 
 PRECEDENCE_LETTERS = {"Z": "FLASH", "O": "IMMEDIATE", "P": "PRIORITY", "R": "ROUTINE"}
+
+
+def lookup(headers: dict[str, str], name: str) -> str | None:
+    """Header value by name, tolerant of case (HTTP-minded publishers send ``content-type``)."""
+    if name in headers:
+        return headers[name]
+    lowered = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == lowered), None)

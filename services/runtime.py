@@ -13,7 +13,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
-from bus.connect import connect
+from bus.connect import close, connect
 from bus.provision import ProvisionError, ProvisionReport, provision
 from bus.publish import JetStreamPublisher, Publisher
 from bus.topology import ConsumerSpec, Topology, build_topology, kv_bucket
@@ -79,10 +79,7 @@ async def build_service(
                 max_text_bytes=cfg.ingest.max_text_bytes,
                 tasks=tuple(cfg.ingest.tasks),
                 default_precedence=cfg.ingest.default_precedence,
-                deadlines=tuple(
-                    (p, cfg.collate.deadline_for(p))
-                    for p in ("FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE")
-                ),
+                deadline_for=cfg.collate.deadline_for,
             ),
             languages,
         )
@@ -134,7 +131,7 @@ async def run_service(name: str, url: str, cfg: Config) -> None:
         finally:
             if nc is not None:
                 with anyio.CancelScope(shield=True):
-                    await _close(nc)
+                    await close(nc)
         tg.cancel_scope.cancel()
 
 
@@ -170,10 +167,3 @@ class _Shutdown:
                     self.starting.cancel()
                 else:
                     self.worker.stop()
-
-
-async def _close(nc: Client) -> None:
-    try:
-        await nc.drain()
-    except Exception:  # already gone: closing is all that is left
-        await nc.close()

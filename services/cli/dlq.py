@@ -301,15 +301,10 @@ async def cmd_show(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     return 0
 
 
-def _get(headers: dict[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == wanted), None)
-
-
 def requeue_headers(letter: DeadLetter, *, new_id: bool) -> dict[str, str]:
     """The original headers, minus those that belong to the failed attempt, keeping (unless
     ``new_id``) the report's identity in Vigie-Report-Id: ingest prefers it to Nats-Msg-Id."""
-    original_id = _get(letter.headers, H.REPORT_ID) or _get(letter.headers, H.MSG_ID)
+    original_id = H.lookup(letter.headers, H.REPORT_ID) or H.lookup(letter.headers, H.MSG_ID)
     headers = {
         k: v
         for k, v in letter.headers.items()

@@ -14,8 +14,9 @@ from nats.js.kv import KeyValue
 
 from bus.publish import Publisher
 from bus.topology import enriched_subject
-from bus.tracing import TRACEPARENT, continue_or_start
+from bus.tracing import continue_or_start
 from bus.worker import Ack, Defer, Delivery, Outcome, Reject
+from schemas.headers import TRACEPARENT
 from schemas.v1 import (
     CollateInput,
     CollateState,

@@ -14,8 +14,9 @@ import msgspec
 
 from bus.publish import Publisher
 from bus.topology import result_subject
-from bus.tracing import TRACEPARENT, continue_or_start
+from bus.tracing import continue_or_start
 from bus.worker import Ack, Delivery, Outcome, Reject
+from schemas.headers import TRACEPARENT
 from schemas.v1 import (
     IngestedReport,
     Provenance,

@@ -48,39 +48,23 @@ class Accepted:
     sensor: SensorReading | None
 
 
-def header(headers: dict[str, str], name: str) -> str | None:
-    """Header lookup tolerant of case, as HTTP-minded publishers send ``content-type``."""
-    if name in headers:
-        return headers[name]
-    lowered = name.lower()
-    for key, value in headers.items():
-        if key.lower() == lowered:
-            return value
-    return None
-
-
 def report_identity(
-    label: str,
-    source: str,
-    subject: str,
-    data: bytes,
-    headers: dict[str, str],
-    publisher_id: str | None,
+    label: str, source: str, subject: str, digest: str, publisher_id: str | None
 ) -> str:
-    """The report id: the publisher's id scoped by source, else a hash of what was sent."""
+    """The report id: the publisher's id scoped by source, else a hash of what was sent
+    (``digest``: the ``content_digest`` of body and meaningful headers)."""
     h = hashlib.sha256()
     if publisher_id:
         h.update(f"id\0{label}\0{source}\0{publisher_id}".encode())
     else:
-        h.update(f"content\0{subject}\0".encode())
-        h.update(content_digest(data, headers).encode())
+        h.update(f"content\0{subject}\0{digest}".encode())
     return h.hexdigest()[:32]
 
 
 def content_digest(data: bytes, headers: dict[str, str]) -> str:
     h = hashlib.sha256(data)
     for name in _MEANINGFUL_HEADERS:
-        h.update(f"\0{name}={header(headers, name) or ''}".encode())
+        h.update(f"\0{name}={H.lookup(headers, name) or ''}".encode())
     return h.hexdigest()
 
 
@@ -108,7 +92,7 @@ def parse_feed(
             "invalid_utf8", f"payload is not UTF-8 (byte {exc.start})", {"offset": str(exc.start)}
         ) from exc
     meta = _header_metadata(headers, default_precedence)
-    publisher_id = header(headers, H.REPORT_ID) or header(headers, H.MSG_ID)
+    publisher_id = H.lookup(headers, H.REPORT_ID) or H.lookup(headers, H.MSG_ID)
     if publisher_id is not None and len(publisher_id) > 256:
         raise Reject(
             "bad_header",
@@ -178,7 +162,7 @@ def _latlon_text(pos: LatLonPosition) -> str:
 
 
 def _is_json(data: bytes, headers: dict[str, str]) -> bool:
-    content_type = header(headers, H.CONTENT_TYPE)
+    content_type = H.lookup(headers, H.CONTENT_TYPE)
     if content_type is not None:
         media = content_type.split(";", 1)[0].strip().lower()
         if media in _JSON_TYPES:
@@ -235,7 +219,7 @@ class _HeaderMeta:
 
 def _header_metadata(headers: dict[str, str], default_precedence: Precedence) -> _HeaderMeta:
     precedence: Precedence = default_precedence
-    raw = header(headers, H.PRECEDENCE)
+    raw = H.lookup(headers, H.PRECEDENCE)
     if raw is not None:
         value = H.PRECEDENCE_LETTERS.get(raw.strip().upper(), raw.strip().upper())
         if value not in ("FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE"):
@@ -246,7 +230,7 @@ def _header_metadata(headers: dict[str, str], default_precedence: Precedence) ->
                 {"header": H.PRECEDENCE},
             )
         precedence = value  # type: ignore[assignment]
-    language = header(headers, H.LANGUAGE)
+    language = H.lookup(headers, H.LANGUAGE)
     if language is not None:
         language = language.strip().lower()
         if not _LANGUAGE_RE.match(language):
@@ -255,9 +239,9 @@ def _header_metadata(headers: dict[str, str], default_precedence: Precedence) ->
                 f"{H.LANGUAGE} must be an ISO 639-1 code such as fr, got {language[:40]!r}",
                 {"header": H.LANGUAGE},
             )
-    observed_raw = header(headers, H.OBSERVED_AT)
+    observed_raw = H.lookup(headers, H.OBSERVED_AT)
     observed = parse_observed_at(observed_raw) if observed_raw is not None else None
-    originator = header(headers, H.ORIGINATOR)
+    originator = H.lookup(headers, H.ORIGINATOR)
     if originator is not None and len(originator) > 256:
         raise Reject(
             "bad_header", f"{H.ORIGINATOR} is longer than 256 characters", {"header": H.ORIGINATOR}

@@ -15,15 +15,15 @@ from nats.js.kv import KeyValue
 
 from bus.publish import Publisher
 from bus.topology import collate_subject, parse_feed_subject, work_subject
-from bus.tracing import TRACEPARENT, continue_or_start
+from bus.tracing import continue_or_start
 from bus.worker import Ack, Delivery, Outcome, Reject
 from schemas import headers as H
 from schemas.v1 import IngestedReport, Precedence, Provenance, TaskName, json_encoder
+from services.config import CollateConfig
 from services.ingest.normalise import LanguageIdentifier
 from services.ingest.parse import (
     Accepted,
     content_digest,
-    header,
     parse_feed,
     report_identity,
 )
@@ -52,12 +52,8 @@ class IngestSettings:
     max_text_bytes: int = 262_144
     tasks: tuple[TaskName, ...] = ("extract",)
     default_precedence: Precedence = "ROUTINE"
-    deadlines: tuple[tuple[str, float], ...] = (
-        ("FLASH", 30.0), ("IMMEDIATE", 60.0), ("PRIORITY", 300.0), ("ROUTINE", 900.0),
-    )  # fmt: skip
-
-    def deadline_for(self, precedence: str) -> float:
-        return dict(self.deadlines)[precedence]
+    #: Seconds from ingest to a report's partial event: collate's deadlines, one source.
+    deadline_for: Callable[[str], float] = CollateConfig().deadline_for
 
 
 @dataclass
@@ -103,10 +99,9 @@ class IngestService:
         accepted = (
             parse() if len(d.data) <= INLINE_TEXT_CHARS else await anyio.to_thread.run_sync(parse)
         )
-        report_id = report_identity(
-            d.label, feed.source, d.subject, d.data, d.headers, accepted.publisher_id
-        )
-        if not await self._first_sighting(d, report_id):
+        digest = content_digest(d.data, d.headers)
+        report_id = report_identity(d.label, feed.source, d.subject, digest, accepted.publisher_id)
+        if not await self._first_sighting(d, report_id, digest):
             self.stats.duplicates += 1
             log.info("duplicate of %s dropped (%s seq %d)", report_id, d.stream, d.stream_seq)
             return Ack()
@@ -142,7 +137,7 @@ class IngestService:
             ],
         )
         payload = json_encoder.encode(report)
-        headers = {TRACEPARENT: trace.traceparent}
+        headers = {H.TRACEPARENT: trace.traceparent}
         # Collate learns what to wait for before any task can answer.
         await self._publisher.publish(
             collate_subject(d.label, accepted.precedence),
@@ -160,10 +155,9 @@ class IngestService:
         self.stats.accepted += 1
         return Ack()
 
-    async def _first_sighting(self, d: Delivery, report_id: str) -> bool:
+    async def _first_sighting(self, d: Delivery, report_id: str, digest: str) -> bool:
         """True for a new report (or a redelivery of the message that first carried it)."""
         kv = self._buckets[d.label]
-        digest = content_digest(d.data, d.headers)
         record = SeenRecord(digest, d.stream, d.stream_seq, d.subject, self._clock())
         while True:
             # Create first: for a new report (the common case) that is one round trip.
@@ -180,7 +174,7 @@ class IngestService:
             seen = _seen_decoder.decode(entry.value)
             if (seen.stream, seen.stream_seq) == (d.stream, d.stream_seq):
                 return True  # a redelivery of the message that first carried it
-            if header(d.headers, H.REQUEUE_OF) == f"{seen.stream}:{seen.stream_seq}":
+            if H.lookup(d.headers, H.REQUEUE_OF) == f"{seen.stream}:{seen.stream_seq}":
                 # A requeued dead letter (original or corrected) of the very input that was
                 # recorded and then failed: it takes that input's place instead of being
                 # dropped as its duplicate.

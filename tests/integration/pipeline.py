@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import anyio
-import msgspec
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -119,13 +118,3 @@ async def pipeline(
                 worker.stop()
     for nc in running.clients.values():
         await nc.close()
-
-
-async def stop_service(running: Running, name: str) -> None:
-    """Stop one service as SIGTERM would (drain), leaving the others running."""
-    running.workers.pop(name).stop()
-
-
-def event_json(event: EnrichedEvent) -> dict[str, object]:
-    result: dict[str, object] = msgspec.to_builtins(event)
-    return result

@@ -90,7 +90,7 @@ async def test_crash_between_publish_and_confirm_does_not_publish_twice(nats_url
         js = nc.jetstream()
         await js.publish("feeds.dr.report.window", text(1), headers={"Nats-Msg-Id": "w-1"})
         kv = await js.key_value("collate_dr")
-        key = report_identity("dr", "window", "", b"", {}, "w-1")
+        key = report_identity("dr", "window", "", "", "w-1")
         with anyio.fail_after(10):
             while True:
                 try:

@@ -127,7 +127,7 @@ async def test_requeue_takes_over_the_identity_of_a_recorded_input(nats_url: str
         nc = await nats.connect(nats_url)
         js = nc.jetstream()
         kv = await js.key_value("ingest_np")
-        report_id = report_identity("np", "delta", "", b"", {}, "lost-1")
+        report_id = report_identity("np", "delta", "", "", "lost-1")
         failed = SeenRecord(
             content_digest(REPORT.encode(), {}), "FEEDS_NP", 999, "feeds.np.report.delta",
             dt.datetime.now(dt.UTC),
