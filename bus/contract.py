@@ -40,6 +40,8 @@ PUBLIC_TYPES: tuple[type[msgspec.Struct], ...] = (
     v1.SensorReading,
     v1.IngestedReport,
     v1.TaskResult,
+    v1.InferenceRequest,
+    v1.InferenceResult,
     v1.EnrichedEvent,
     v1.DeadLetter,
     v1.CollateState,
@@ -126,6 +128,11 @@ def _parameters() -> dict[str, dict[str, Any]]:
             "description": "The task service the report is queued for.",
             "enum": list(topology.TASKS),
         },
+        "client": {
+            "description": "The service that asked the engine (a lower-case token); its "
+            "answers come back on its own subject.",
+            "examples": list(topology.INFERENCE_CLIENTS),
+        },
         "prec": {
             "description": "Precedence of the report, lower-cased; each has its own consumer "
             "so that urgent work is not queued behind routine work.",
@@ -171,6 +178,12 @@ def _messages() -> dict[str, dict[str, Any]]:
             "IngestedReport", "A report as accepted by ingest (tagged `type: ingested`)."
         ),
         "TaskResult": json_message("TaskResult", "A task's answer (tagged `type: result`)."),
+        "InferenceRequest": json_message(
+            "InferenceRequest", "A generation asked of the engine (prompt or chat messages)."
+        ),
+        "InferenceResult": json_message(
+            "InferenceResult", "The engine's answer: text, status, token counts and timings."
+        ),
         "EnrichedEvent": json_message(
             "EnrichedEvent", "One report, enriched; a later revision supersedes a partial one."
         ),
@@ -238,6 +251,19 @@ def _channels() -> dict[str, dict[str, Any]]:
             "Internal: task services answer collate, one result per report and task.",
             {"result": "TaskResult"},
         ),
+        "infer": _channel(
+            t.infer_subject("{label}", "{prec}"),
+            "Engine requests (internal)",
+            "Internal: task services ask the engine for a generation; inference workers on any "
+            "machine share them, most urgent precedence first.",
+            {"request": "InferenceRequest"},
+        ),
+        "inferred": _channel(
+            t.inferred_subject("{label}", "{client}", "{prec}"),
+            "Engine answers (internal)",
+            "Internal: one answer per request (ok, expired or failed), to the client that asked.",
+            {"result": "InferenceResult"},
+        ),
     }
 
 
@@ -262,6 +288,8 @@ def _operations(channels: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]
         "consumeTask": op("receive", "work", "Task services take queued reports.", True),
         "consumeCollate": op("receive", "collate", "Collate takes ingested reports.", True),
         "consumeResults": op("receive", "results", "Collate takes task results.", True),
+        "consumeInfer": op("receive", "infer", "Inference workers take requests.", True),
+        "consumeInferred": op("receive", "inferred", "Task services take answers.", True),
     }
 
 

@@ -15,6 +15,8 @@ subject                                      stream              written by → 
 ``work.<label>.<task>.<prec>``               WORK_<LABEL>        ingest → task service
 ``work.<label>.collate.<prec>``              WORK_<LABEL>        ingest → collate (report + tasks)
 ``work.<label>.result.<prec>``               WORK_<LABEL>        task services → collate
+``work.<label>.infer.<prec>``                WORK_<LABEL>        task services → inference
+``work.<label>.inferred.<client>.<prec>``    WORK_<LABEL>        inference → the requesting client
 ``enriched.<label>.<kind>.<source>``         ENRICHED_<LABEL>    collate → analysts, downstream
 ``dlq.<stage>.<label>``                      DLQ_<LABEL>         any stage → operators
 ``$KV.ingest_<label>.<id>``                  KV_ingest_<label>   ingest's dedupe horizon
@@ -33,9 +35,11 @@ from schemas.v1 import PRECEDENCES as PRECEDENCES
 from schemas.v1 import Kind, TaskName
 
 KINDS: tuple[str, ...] = get_args(Kind)
-#: Task services that answer per report. The engine is reached through its own streams (later).
+#: Task services that answer per report; each reaches the engine through the inference streams.
 TASKS: tuple[str, ...] = get_args(TaskName)
-STAGES: tuple[str, ...] = ("ingest", *TASKS, "collate")
+STAGES: tuple[str, ...] = ("ingest", *TASKS, "inference", "collate")
+#: Clients of the engine whose answer consumers are declared here (a client is a subject token).
+INFERENCE_CLIENTS: tuple[str, ...] = TASKS
 
 SOURCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -73,6 +77,14 @@ def collate_subject(label: str, precedence: str) -> str:
 
 def result_subject(label: str, precedence: str) -> str:
     return f"work.{label}.result.{prec_token(precedence)}"
+
+
+def infer_subject(label: str, precedence: str) -> str:
+    return f"work.{label}.infer.{prec_token(precedence)}"
+
+
+def inferred_subject(label: str, client: str, precedence: str) -> str:
+    return f"work.{label}.inferred.{client}.{prec_token(precedence)}"
 
 
 def enriched_subject(label: str, kind: str, source: str) -> str:
@@ -190,6 +202,24 @@ def consumer_precedence(consumer: ConsumerSpec) -> str:
     return token if token in PRECEDENCES else "ROUTINE"
 
 
+def inferred_consumers(client: str, settings: TopologySettings | None = None) -> list[ConsumerSpec]:
+    """The consumers of ``client``'s engine answers (``inferred-<client>-<label>-<prec>``),
+    most urgent first — declared for the task services, built on demand by other clients."""
+    s = settings or TopologySettings()
+    return [
+        ConsumerSpec(
+            stream=stream_name("work", label),
+            durable=f"inferred-{client}-{label}-{prec_token(precedence)}",
+            filter_subject=inferred_subject(label, client, precedence),
+            ack_wait=s.ack_wait,
+            max_ack_pending=s.max_ack_pending,
+            description=f"engine answers for {client}",
+        )
+        for label in s.labels
+        for precedence in PRECEDENCES
+    ]
+
+
 def build_topology(settings: TopologySettings | None = None) -> Topology:
     s = settings or TopologySettings()
     streams: list[StreamSpec] = []
@@ -286,6 +316,16 @@ def build_topology(settings: TopologySettings | None = None) -> Topology:
             consumers.append(
                 ConsumerSpec(
                     stream=work,
+                    durable=f"inference-{label}-{p}",
+                    filter_subject=infer_subject(label, precedence),
+                    ack_wait=s.ack_wait,
+                    max_ack_pending=s.max_ack_pending,
+                    description="generation requests for the engine",
+                )
+            )
+            consumers.append(
+                ConsumerSpec(
+                    stream=work,
                     durable=f"collate-{label}-{p}",
                     filter_subject=collate_subject(label, precedence),
                     ack_wait=s.ack_wait,
@@ -303,4 +343,6 @@ def build_topology(settings: TopologySettings | None = None) -> Topology:
                     description="task results for collate",
                 )
             )
+    for client in INFERENCE_CLIENTS:
+        consumers += inferred_consumers(client, s)
     return Topology(streams=tuple(streams), consumers=tuple(consumers), settings=s)

@@ -15,7 +15,7 @@ Compatibility policy (see README, "Schema versions"):
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -219,6 +219,78 @@ class TaskResult(_Wire, frozen=True, tag="result", tag_field="type"):
 CollateInput = IngestedReport | TaskResult
 
 
+# ---------------------------------------------------------------- inference
+
+
+ClientName = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="Requesting service; its answers come on work.<label>.inferred.<client>.*",
+    ),
+]
+FinishReason = Literal["stop", "length", "eos", "cancelled"]
+InferenceStatus = Literal["ok", "expired", "failed"]
+
+
+class ChatMessage(_Wire, frozen=True):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class InferenceRequest(_Wire, frozen=True):
+    """A generation asked of the engine, on ``work.<label>.infer.<precedence>``.
+
+    Exactly one of ``prompt`` (raw text, e.g. few-shot for a base model) and ``messages``
+    (rendered with the model's chat template) is set. Decoding is greedy.
+    """
+
+    request_id: Annotated[str, Meta(min_length=1, max_length=128)]
+    client: ClientName
+    label: Label
+    precedence: Precedence
+    created_at: Time
+    max_tokens: Annotated[int, Meta(ge=1, le=32768)]
+    prompt: str | None = None
+    messages: list[ChatMessage] | None = None
+    stop: list[Annotated[str, Meta(min_length=1, max_length=64)]] = []
+    #: A JSON Schema the output must follow (compiled to a grammar; see the engine's subset).
+    json_schema: dict[str, Any] | None = None
+    #: After this instant the request is answered ``expired`` instead of generated.
+    deadline: Time | None = None
+    #: Registry name; None = whichever model the worker serves.
+    model: ShortText | None = None
+    report_id: str | None = None
+    #: Opaque to the engine, returned with the answer (e.g. which attempt of which task).
+    context: dict[str, str] = {}
+    schema_version: SchemaVersion = SCHEMA_VERSION
+
+
+class InferenceResult(_Wire, frozen=True):
+    """The engine's answer, on ``work.<label>.inferred.<client>.<precedence>``."""
+
+    request_id: str
+    client: ClientName
+    label: Label
+    precedence: Precedence
+    status: InferenceStatus
+    text: str = ""
+    finish_reason: FinishReason | None = None
+    error: str | None = None
+    model: ShortText | None = None
+    engine: ShortText | None = None
+    prompt_tokens: Annotated[int, Meta(ge=0)] = 0
+    completion_tokens: Annotated[int, Meta(ge=0)] = 0
+    #: From publication of the request to the engine taking it, to its first token, to the end.
+    queue_ms: Annotated[float, Meta(ge=0)] = 0.0
+    ttft_ms: Annotated[float, Meta(ge=0)] = 0.0
+    total_ms: Annotated[float, Meta(ge=0)] = 0.0
+    finished_at: Time | None = None
+    report_id: str | None = None
+    context: dict[str, str] = {}
+    schema_version: SchemaVersion = SCHEMA_VERSION
+
+
 class PublishedRevision(_Wire, frozen=True):
     """A revision collate decided to publish (``confirmed`` once its PubAck came back)."""
 
@@ -306,3 +378,5 @@ collate_input_decoder = msgspec.json.Decoder(CollateInput)
 collate_state_decoder = msgspec.json.Decoder(CollateState)
 enriched_decoder = msgspec.json.Decoder(EnrichedEvent)
 dead_letter_decoder = msgspec.json.Decoder(DeadLetter)
+inference_request_decoder = msgspec.json.Decoder(InferenceRequest)
+inference_result_decoder = msgspec.json.Decoder(InferenceResult)

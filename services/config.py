@@ -23,167 +23,38 @@ from typing import Annotated, Any, Literal, NamedTuple, Union, get_args, get_ori
 import msgspec
 from msgspec import Meta
 
-from bus.topology import SERVER_MAX_PAYLOAD, TopologySettings
+from services.settings import (
+    BusConfig,
+    CollateConfig,
+    Config,
+    InferenceConfig,
+    IngestConfig,
+    Label,
+    NatsConfig,
+    Precedence,
+    Task,
+    _Section,
+    topology_settings,
+)
 
-Label = Literal["np", "dr", "s", "ts"]
-Task = Literal["extract", "translate", "summarise"]
-Precedence = Literal["FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE"]
-LogLevel = Literal["debug", "info", "warning", "error"]
-
-_SECS = {"unit": "seconds"}
-# Go's time.ParseDuration grammar (what nats-server's sync_interval accepts), plus its keywords.
-_SYNC_RE = r"^(always|default|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$"
-
-
-def _secs(description: str, *, ge: float | None = None, le: float | None = None) -> Meta:
-    """Meta of a duration in seconds; without a lower bound it must still be positive."""
-    if ge is None:
-        return Meta(gt=0, le=le, description=description, extra=_SECS)
-    return Meta(ge=ge, le=le, description=description, extra=_SECS)
-
-
-class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    pass
-
-
-class NatsConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    url: Annotated[
-        Annotated[str, Meta(pattern=r"^(nats|tls|ws|wss)://\S+$")] | None,
-        Meta(
-            description="URL(s) of an external NATS server, comma-separated; "
-            "unset starts the embedded server.",
-            examples=["nats://nats.example:4222"],
-            extra={"expect": "a nats:// or tls:// URL, or none for the embedded server"},
-        ),
-    ] = None
-    host: Annotated[
-        str, Meta(min_length=1, description="Interface the embedded server listens on.")
-    ] = "127.0.0.1"
-    port: Annotated[
-        int, Meta(ge=1, le=65535, description="Client port of the embedded server.")
-    ] = 4222
-    data_dir: Annotated[
-        str, Meta(min_length=1, description="Store of the embedded server and local files.")
-    ] = ".vigie"
-    sync_interval: Annotated[
-        str,
-        Meta(
-            pattern=_SYNC_RE,
-            description="How often the embedded server fsyncs its store; 'always' loses "
-            "nothing acknowledged on power loss, at a cost in throughput.",
-            extra={"expect": '"always", "default" or a Go duration such as "2m"'},
-        ),
-    ] = "always"
-    connect_timeout: Annotated[
-        float, _secs("How long to wait for the first connection to NATS.", le=300)
-    ] = 5.0
-    reconnect_wait_max: Annotated[
-        float,
-        _secs("Pause between two attempts to reconnect (services retry forever).", le=300),
-    ] = 2.0
-
-
-class BusConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    ack_wait: Annotated[
-        float, _secs("How long the server waits for an ack before redelivering.", ge=1, le=300)
-    ] = 10.0
-    max_deliveries: Annotated[
-        int, Meta(ge=1, description="Deliveries of one message before it is dead-lettered.")
-    ] = 5
-    nak_backoff: Annotated[
-        tuple[Annotated[float, Meta(gt=0)], ...],
-        Meta(
-            min_length=1,
-            description="Seconds before each redelivery after a transient failure; the last "
-            "value repeats.",
-        ),
-    ] = (1.0, 5.0, 30.0)
-    drain_timeout: Annotated[float, _secs("Time a stopping service has to finish.")] = 10.0
-    fetch_batch: Annotated[
-        int, Meta(ge=1, le=1024, description="Messages asked for in one pull request.")
-    ] = 64
-    concurrency: Annotated[
-        int, Meta(ge=1, le=4096, description="Messages in flight per service.")
-    ] = 64
-    feed_duplicate_window: Annotated[
-        float, _secs("Window in which a FEEDS stream drops a repeated Nats-Msg-Id.")
-    ] = 120.0
-    enriched_duplicate_window: Annotated[
-        float, _secs("Window in which an ENRICHED stream drops a repeated event.")
-    ] = 3600.0
-    ingest_dedupe_horizon: Annotated[
-        float, _secs("How long ingest remembers a report id to drop repeats.")
-    ] = 86400.0
-    collate_state_max_age: Annotated[float, _secs("How long collate keeps a report's state.")] = (
-        30 * 86400.0
-    )
-    stream_max_bytes: Annotated[
-        int, Meta(ge=SERVER_MAX_PAYLOAD, description="Size cap of each stream, in bytes.")
-    ] = 1024**3
-    labels: Annotated[
-        tuple[Label, ...], Meta(min_length=1, description="Protection labels that get streams.")
-    ] = ("np", "dr", "s", "ts")
-
-
-class IngestConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    max_text_bytes: Annotated[
-        int, Meta(ge=1, le=SERVER_MAX_PAYLOAD, description="Largest normalised text, UTF-8 bytes.")
-    ] = 262144
-    tasks: Annotated[
-        tuple[Task, ...], Meta(min_length=1, description="Tasks ingest asks for on each report.")
-    ] = ("extract",)
-    default_precedence: Annotated[
-        Precedence, Meta(description="Precedence of a report that states none.")
-    ] = "ROUTINE"
-
-
-class CollateConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    # After its deadline a report is published with the results it has ("partial").
-    deadline_flash: Annotated[float, _secs("Ingest to partial event, FLASH.")] = 30.0
-    deadline_immediate: Annotated[float, _secs("Ingest to partial event, IMMEDIATE.")] = 60.0
-    deadline_priority: Annotated[float, _secs("Ingest to partial event, PRIORITY.")] = 300.0
-    deadline_routine: Annotated[float, _secs("Ingest to partial event, ROUTINE.")] = 900.0
-    recheck_interval: Annotated[
-        float,
-        _secs(
-            "Longest wait before a parked report record is looked at again (it is also looked "
-            "at on its deadline); shorter frees finished records sooner, longer redelivers less."
-        ),
-    ] = 30.0
-
-    def deadline_for(self, precedence: str) -> float:
-        """Seconds from ingest after which a report of ``precedence`` is published partial."""
-        deadlines = {
-            "FLASH": self.deadline_flash,
-            "IMMEDIATE": self.deadline_immediate,
-            "PRIORITY": self.deadline_priority,
-            "ROUTINE": self.deadline_routine,
-        }
-        try:
-            return deadlines[precedence.upper()]
-        except KeyError:
-            raise ValueError(f"unknown precedence {precedence!r}") from None
-
-
-class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    log_level: Annotated[LogLevel, Meta(description="Least severe log level written.")] = "info"
-    nats: NatsConfig = msgspec.field(default_factory=NatsConfig)
-    bus: BusConfig = msgspec.field(default_factory=BusConfig)
-    ingest: IngestConfig = msgspec.field(default_factory=IngestConfig)
-    collate: CollateConfig = msgspec.field(default_factory=CollateConfig)
-
-
-def topology_settings(cfg: Config) -> TopologySettings:
-    b = cfg.bus
-    return TopologySettings(
-        feed_duplicate_window=b.feed_duplicate_window,
-        enriched_duplicate_window=b.enriched_duplicate_window,
-        ingest_dedupe_horizon=b.ingest_dedupe_horizon,
-        collate_state_max_age=b.collate_state_max_age,
-        stream_max_bytes=b.stream_max_bytes,
-        ack_wait=b.ack_wait,
-        labels=tuple(b.labels),
-    )
+__all__ = [
+    "BusConfig",
+    "CollateConfig",
+    "Config",
+    "ConfigError",
+    "InferenceConfig",
+    "IngestConfig",
+    "Label",
+    "LoadedConfig",
+    "NatsConfig",
+    "Precedence",
+    "Task",
+    "example_config_toml",
+    "load_config",
+    "render_config",
+    "render_config_json",
+    "topology_settings",
+]
 
 
 class ConfigError(Exception):
@@ -372,10 +243,20 @@ def _invalid(key: str, source: str, value: Any, detail: str) -> ConfigError:
 _HORIZON = "the horizon is the long memory behind the stream's short duplicate window"
 _STATE = "collate keeps a report's state at least until its deadline"
 #: (key, other key, why): each key's value must exceed the other's.
-_GREATER = [("bus.ingest_dedupe_horizon", "bus.feed_duplicate_window", _HORIZON)] + [
-    ("bus.collate_state_max_age", f"collate.deadline_{p}", _STATE)
-    for p in ("flash", "immediate", "priority", "routine")
-]
+_GREATER = (
+    [("bus.ingest_dedupe_horizon", "bus.feed_duplicate_window", _HORIZON)]
+    + [
+        ("bus.collate_state_max_age", f"collate.deadline_{p}", _STATE)
+        for p in ("flash", "immediate", "priority", "routine")
+    ]
+    + [
+        (
+            "inference.max_sequences",
+            "inference.reserved_sequences",
+            "routine work needs a sequence",
+        ),
+    ]
+)
 
 
 def _get(cfg: Config, key: str) -> Any:

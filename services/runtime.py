@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import anyio
 import anyio.to_thread
@@ -22,7 +22,7 @@ from services.config import Config, topology_settings
 
 log = logging.getLogger("vigie.runtime")
 
-SERVICES: tuple[str, ...] = ("ingest", "extract", "collate")
+SERVICES: tuple[str, ...] = ("ingest", "extract", "inference", "collate")
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,10 @@ class ServiceParts:
     handler: Callable[[Delivery], Awaitable[Outcome]]
     consumers: list[ConsumerSpec]
     delivery_budget: DeliveryBudget = fixed_budget
+    #: Messages in the service's hands at once; None = ``bus.concurrency``.
+    concurrency: int | None = None
+    #: Releases what the service holds (the engine) once its worker has drained.
+    aclose: Callable[[], Awaitable[None]] | None = None
 
 
 def worker_settings(cfg: Config) -> WorkerSettings:
@@ -90,6 +94,21 @@ async def build_service(
         return ServiceParts(
             ExtractService(publisher).handle, topology.consumers_for("extract", labels)
         )
+    if name == "inference":
+        from services.inference.factory import open_engine
+        from services.inference.service import InferenceService
+
+        engine = await open_engine(cfg)
+        consumers = topology.consumers_for("inference", labels)
+        log.info("engine %s serving model %s", engine.name, engine.model)
+        return ServiceParts(
+            InferenceService(engine, publisher).handle,
+            consumers,
+            # The engine's sequences, plus one per consumer: an idle consumer's long-poll holds
+            # a slot, and the engine queues the few extra requests by precedence.
+            concurrency=cfg.inference.max_sequences + len(consumers),
+            aclose=engine.aclose,
+        )
     if name == "collate":
         from services.collate.service import CollateService
 
@@ -123,33 +142,40 @@ async def run_service(name: str, url: str, cfg: Config) -> None:
                     connect_timeout=cfg.nats.connect_timeout,
                     reconnect_wait_max=cfg.nats.reconnect_wait_max,
                 )
-                shutdown.worker = await start_worker(name, nc, cfg)
+                shutdown.parts, shutdown.worker = await start_worker(name, nc, cfg)
             if shutdown.worker is not None:
                 log.info("%s serving %d consumers", name, len(shutdown.worker.consumers))
                 await shutdown.worker.run()
                 log.info("%s drained: %s", name, shutdown.worker.stats)
         finally:
+            if shutdown.parts is not None and shutdown.parts.aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    await shutdown.parts.aclose()
             if nc is not None:
                 with anyio.CancelScope(shield=True):
                     await close(nc)
         tg.cancel_scope.cancel()
 
 
-async def start_worker(name: str, nc: Client, cfg: Config) -> Worker:
+async def start_worker(name: str, nc: Client, cfg: Config) -> tuple[ServiceParts, Worker]:
     js = nc.jetstream()
     topology = build_topology(topology_settings(cfg))
     await provision_with_retry(js, topology)
     publisher = JetStreamPublisher(js)
     parts = await build_service(name, js, publisher, topology, cfg)
-    return Worker(
+    settings = worker_settings(cfg)
+    if parts.concurrency is not None:
+        settings = replace(settings, concurrency=parts.concurrency)
+    worker = Worker(
         js,
         publisher,
         stage=name,
         consumers=parts.consumers,
         handler=parts.handler,
-        settings=worker_settings(cfg),
+        settings=settings,
         delivery_budget=parts.delivery_budget,
     )
+    return parts, worker
 
 
 class _Shutdown:
@@ -157,6 +183,7 @@ class _Shutdown:
         self.name = name
         self.starting = anyio.CancelScope()
         self.worker: Worker | None = None
+        self.parts: ServiceParts | None = None
 
     async def watch_signals(self) -> None:
         # Keeps listening after the first signal: a second one must not kill a draining service.

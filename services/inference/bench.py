@@ -1,0 +1,354 @@
+"""The engine's own benchmarks, without the bus (``loadtest.inference_bench`` adds the bus).
+
+* ``sweep`` (P3) — generated tokens/s at each concurrency, prompts of ~128 tokens, exactly 64
+  generated (EOS ignored), as llama.cpp's ``llama-batched-bench -npp 128 -ntg 64`` measures:
+  ``s_tg`` counts the generation phase only, ``e2e`` the whole run with the prompts.
+* ``constrained`` (P7) — the same entity-extraction requests with and without their JSON
+  schema, at one concurrency: tokens/s both ways and the share of outputs that parse.
+* ``flash`` — FLASH request latency alone, then while ROUTINE requests keep the engine full.
+* ``requests`` — a JSON-lines file of InferenceRequests run at one concurrency (used by the
+  bus comparison, so both sides run the very same requests).
+
+Usage::
+
+    python -m services.inference.bench sweep --concurrency 1,4,8,16,32 [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from schemas.v1 import inference_request_decoder
+from services.inference.engine import Engine, GenerationRequest, GenerationResult
+from services.inference.llama import INVARIANT_DECODE_GROUP
+from services.inference.registry import builtin_registry, verify_model
+from services.inference.runner import RunnerSettings, ThreadedEngine
+from services.inference.scheduler import SchedulerSettings
+from services.inference.service import to_generation
+
+FILLER = (
+    "At 0430 the observation post reported two armoured vehicles moving north along the river "
+    "road towards the bridge, followed by a column of trucks and an unknown number of infantry. "
+)
+ENTITY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "entities": {
+            "type": "array",
+            "maxItems": 6,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "type": {"enum": ["Unit", "Location", "DateTime", "MilitaryPlatform"]},
+                    "text": {"type": "string", "maxLength": 32},
+                },
+                "required": ["type", "text"],
+            },
+        }
+    },
+    "required": ["entities"],
+}
+ENTITY_PROMPT = (
+    "Extract the entities of each report as JSON.\n"
+    "Report: 3e RIMa left Kherson at 0600.\n"
+    'JSON: {"entities": [{"type": "Unit", "text": "3e RIMa"}, {"type": "Location", "text": '
+    '"Kherson"}, {"type": "DateTime", "text": "0600"}]}\n'
+    "Report: {report}\nJSON: "
+)
+REPORTS = [
+    "Two T-72 tanks crossed the bridge at Izium at 0430.",
+    "La 2e compagnie a quitté Kramatorsk à 2200.",
+    "Patrol Alpha saw a BTR-82A near the checkpoint at dawn.",
+    "The 47th Brigade holds the line east of Avdiivka.",
+    "Un drone Orlan-10 a survolé Bakhmout vers 1500.",
+    "Artillery fire reported near Vuhledar at 0815.",
+]
+
+
+#: Sequences per llama.cpp call (0 = all in one call); set from ``--decode-group``.
+DECODE_GROUP = [INVARIANT_DECODE_GROUP]
+
+
+def open_engine(model: Path, max_sequences: int, threads: int, reserved: int = 0) -> Engine:
+    from services.inference.llama import LlamaCore, LlamaSettings
+
+    scheduler = SchedulerSettings(
+        max_sequences=max_sequences, kv_tokens=max_sequences * 2048, reserved_sequences=reserved
+    )
+    core = LlamaCore(
+        LlamaSettings(
+            model_path=model,
+            model_name="bench",
+            max_sequences=max_sequences,
+            threads=threads,
+            sequence_tokens=2048,
+            decode_group=DECODE_GROUP[0] or None,
+        ),
+        scheduler,
+    )
+    return ThreadedEngine(core, RunnerSettings(scheduler=scheduler, max_waiting=4096))
+
+
+def phase_figures(results: Sequence[GenerationResult], seconds: float) -> dict[str, Any]:
+    generated = sum(r.completion_tokens for r in results)
+    all_first = max(r.ttft_s for r in results)
+    last = max(r.total_s for r in results)
+    after_first = sum(max(0, r.completion_tokens - 1) for r in results)
+    return {
+        "requests": len(results),
+        "seconds": round(seconds, 3),
+        "generated_tokens": generated,
+        "prompt_tokens_mean": round(statistics.mean(r.prompt_tokens for r in results), 1),
+        "e2e_tokens_per_s": round(generated / seconds, 1),
+        "s_tg": round(after_first / (last - all_first), 1) if last > all_first else 0.0,
+    }
+
+
+async def run_all(
+    engine: Engine, requests: Sequence[GenerationRequest], concurrency: int
+) -> tuple[list[GenerationResult], float]:
+    """Keep ``concurrency`` requests in flight until all are done (closed loop)."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(req: GenerationRequest) -> GenerationResult:
+        async with gate:
+            return await engine.generate(req)
+
+    started = time.monotonic()
+    results = await asyncio.gather(*(one(r) for r in requests))
+    return list(results), time.monotonic() - started
+
+
+async def reference(model: Path, args: argparse.Namespace) -> dict[int, float]:
+    """llama.cpp's own ``llama-batched-bench`` on the same model and threads: S_TG per batch."""
+    proc = await asyncio.create_subprocess_exec(
+        args.reference, "-m", str(model), "-c", str(2048 * max(args.concurrency)),
+        "-b", "2048", "-ub", "512", "-npp", "128", "-ntg", str(args.gen_tokens),
+        "-npl", ",".join(map(str, args.concurrency)), "-t", str(args.threads),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    figures = {}
+    for line in out.decode().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 10 and cells[2].isdigit():
+            figures[int(cells[2])] = float(cells[7])
+    return figures
+
+
+async def sweep(model: Path, args: argparse.Namespace) -> dict[str, Any]:
+    rows = []
+    ref = await reference(model, args) if args.reference else {}
+    for c in args.concurrency:
+        engine = open_engine(model, c, args.threads)
+        try:
+            prompt = FILLER * 4  # ~128 tokens
+            warm = [GenerationRequest(request_id="w", prompt=prompt, max_tokens=4)]
+            await run_all(engine, warm, 1)
+            reqs = [
+                GenerationRequest(
+                    request_id=f"s{c}-{i}",
+                    prompt=f"{i}. {prompt}",
+                    max_tokens=args.gen_tokens,
+                    ignore_eos=True,
+                )
+                for i in range(c)
+            ]
+            results, seconds = await run_all(engine, reqs, c)
+            rows.append(
+                {
+                    "concurrency": c,
+                    **phase_figures(results, seconds),
+                    "max_sequences_in_step": engine.stats.max_sequences_in_step,
+                }
+            )
+            if c in ref:
+                rows[-1]["reference_s_tg"] = ref[c]
+                rows[-1]["ratio_to_reference"] = round(rows[-1]["s_tg"] / ref[c], 3)
+            print(json.dumps(rows[-1]), flush=True)
+        finally:
+            await engine.aclose()
+    return {"sweep": rows}
+
+
+async def constrained(model: Path, args: argparse.Namespace) -> dict[str, Any]:
+    c = args.concurrency[-1]
+    engine = open_engine(model, c, args.threads)
+    out: dict[str, Any] = {"concurrency": c}
+    try:
+        prompts = [
+            ENTITY_PROMPT.replace("{report}", REPORTS[i % len(REPORTS)] + f" ({i})")
+            for i in range(args.requests)
+        ]
+        await run_all(
+            engine, [GenerationRequest(request_id="w", prompt=prompts[0], max_tokens=4)], 1
+        )
+        for mode in ("free", "schema"):
+            reqs = [
+                GenerationRequest(
+                    request_id=f"{mode}{i}",
+                    prompt=p,
+                    max_tokens=args.gen_tokens,
+                    json_schema=ENTITY_SCHEMA if mode == "schema" else None,
+                )
+                for i, p in enumerate(prompts)
+            ]
+            results, seconds = await run_all(engine, reqs, c)
+            figures = phase_figures(results, seconds)
+            if mode == "schema":
+                parsed = 0
+                for r in results:
+                    try:
+                        json.loads(r.text)
+                        parsed += 1
+                    except ValueError:
+                        pass
+                figures["parsed_share"] = parsed / len(results)
+                figures["example"] = results[0].text
+            out[mode] = figures
+            print(json.dumps({mode: figures}), flush=True)
+        out["ratio"] = round(out["schema"]["e2e_tokens_per_s"] / out["free"]["e2e_tokens_per_s"], 3)
+    finally:
+        await engine.aclose()
+    return {"constrained": out}
+
+
+async def flash(model: Path, args: argparse.Namespace) -> dict[str, Any]:
+    c = args.concurrency[-1]
+    engine = open_engine(model, c, args.threads, reserved=2)
+    out: dict[str, Any] = {"max_sequences": c, "reserved_sequences": 2}
+    prompt = "FLASH. " + FILLER
+    try:
+
+        async def flashes(tag: str) -> list[float]:
+            lat = []
+            for i in range(args.requests):
+                r = await engine.generate(
+                    GenerationRequest(
+                        request_id=f"{tag}{i}",
+                        prompt=f"{i} {prompt}",
+                        max_tokens=32,
+                        ignore_eos=True,
+                        precedence="FLASH",
+                    )
+                )
+                lat.append(r.total_s * 1000)
+                await asyncio.sleep(0.05)
+            return lat
+
+        alone = await flashes("alone")
+        stop = asyncio.Event()
+
+        async def routine_load(k: int) -> None:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                await engine.generate(
+                    GenerationRequest(
+                        request_id=f"r{k}-{n}",
+                        prompt=f"{k} {FILLER}",
+                        max_tokens=64,
+                        ignore_eos=True,
+                    )
+                )
+
+        loaders = [asyncio.create_task(routine_load(k)) for k in range(c)]
+        await asyncio.sleep(2.0)
+        loaded = await flashes("loaded")
+        stop.set()
+        await asyncio.gather(*loaders)
+        for name, lat in (("alone", alone), ("loaded", loaded)):
+            lat.sort()
+            out[name] = {
+                "p50_ms": round(statistics.median(lat), 1),
+                "p99_ms": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 1),
+                "n": len(lat),
+            }
+        out["p99_ratio"] = round(out["loaded"]["p99_ms"] / out["alone"]["p99_ms"], 3)
+        out["paused_sequence_steps"] = engine.stats.paused_sequence_steps
+        print(json.dumps(out), flush=True)
+    finally:
+        await engine.aclose()
+    return {"flash": out}
+
+
+async def requests_file(model: Path, args: argparse.Namespace) -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC)
+    lines = args.requests_lines
+    reqs = [to_generation(inference_request_decoder.decode(line), now) for line in lines if line]
+    engine = open_engine(model, args.max_sequences, args.threads, reserved=args.reserved)
+    try:
+        await run_all(engine, [GenerationRequest(request_id="w", prompt="warm", max_tokens=2)], 1)
+        results, seconds = await run_all(engine, reqs, args.concurrency[-1])
+    finally:
+        await engine.aclose()
+    return {
+        "direct": phase_figures(results, seconds),
+        "texts": {r.request_id: r.text for r in results},
+    }
+
+
+SCENARIOS = {"sweep": sweep, "constrained": constrained, "flash": flash, "requests": requests_file}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="services.inference.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("scenario", choices=sorted(SCENARIOS))
+    parser.add_argument(
+        "--concurrency", default="1,4,8,16,32", type=lambda s: [int(x) for x in s.split(",")]
+    )
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--gen-tokens", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=48)
+    parser.add_argument("--requests-file")
+    parser.add_argument("--max-sequences", type=int, default=16)
+    parser.add_argument("--reserved", type=int, default=2)
+    parser.add_argument("--data-dir", default=".vigie")
+    parser.add_argument(
+        "--decode-group",
+        type=int,
+        default=INVARIANT_DECODE_GROUP,
+        help="sequences per decode call; 0 = all in one (inference.batch_invariant = false)",
+    )
+    parser.add_argument(
+        "--reference", metavar="BIN", help="llama-batched-bench to run in the same run (sweep)"
+    )
+    parser.add_argument("--out")
+    args = parser.parse_args(argv)
+    DECODE_GROUP[0] = args.decode_group
+    args.requests_lines = (
+        Path(args.requests_file).read_bytes().splitlines() if args.requests_file else []
+    )
+    model = verify_model(builtin_registry().default_model, Path(args.data_dir)).path
+    result = asyncio.run(SCENARIOS[args.scenario](model, args))
+    result["decode_group"] = args.decode_group
+    result["machine"] = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "threads": args.threads,
+    }
+    text = json.dumps(result, indent=2, default=str)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,370 @@
+"""The CPU engine: llama.cpp through llama-cpp-python's low-level API, batched continuously.
+
+Every step is ONE ``llama_decode`` over one token of each decoding sequence plus prompt chunks
+of the sequences being admitted; a sequence that ends frees its KV cells at once and a new
+request takes its place at the next step. Sampling is greedy and native: logits never leave
+llama.cpp. A constrained request carries its own grammar sampler; the greedy choice is tried
+against it first (one token), and only when the grammar refuses it does the grammar filter the
+whole vocabulary — that keeps constrained decoding close to unconstrained speed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+import numpy as np
+
+from services.inference.chat import render_chat
+from services.inference.engine import EngineError, PromptTooLong
+from services.inference.grammar import SchemaError, compile_schema
+from services.inference.runner import Sequence
+from services.inference.scheduler import SchedulerSettings
+
+log = logging.getLogger("vigie.engine.llama")
+
+#: Most single-token rows per call for which llama.cpp's CPU kernels give each row the
+#: arithmetic it would have alone (from 8 on they change; the conformance suite checks it).
+INVARIANT_DECODE_GROUP = 7
+
+_backend_lock = threading.Lock()
+_backend_ready = False
+
+
+class EngineStartError(Exception):
+    """The engine could not start (model file, context size): not recoverable by retrying."""
+
+    recoverable = False
+
+    def __init__(self, problem: str, hint: str) -> None:
+        self.problem, self.hint = problem, hint
+        super().__init__(f"{problem} — {hint}")
+
+
+@dataclass(frozen=True)
+class LlamaSettings:
+    model_path: Path
+    model_name: str
+    #: KV cells of each sequence: its prompt and generated tokens together.
+    sequence_tokens: int = 2048
+    max_sequences: int = 16
+    threads: int = 2
+    #: Most tokens in one decode call (prompt chunks included).
+    batch_tokens: int = 512
+    prompt_style: str = "few-shot"
+    chat_template: str | None = None
+    #: What the registry says the model was trained for (the GGUF's own value also bounds it).
+    context_length: int | None = None
+    #: Sequences decoded per llama.cpp call; None = all in one call (faster, but a sequence's
+    #: output then depends on its batch mates).
+    decode_group: int | None = INVARIANT_DECODE_GROUP
+
+
+@dataclass(eq=False)
+class _State:
+    seq_id: int = -1
+    chain: Any = None  # grammar + greedy, for a constrained request
+    grammar: Any = None  # the grammar inside ``chain`` (owned by it)
+    decoder: Any = None
+
+
+@llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+def _route_log(level: int, text: bytes, user_data: Any) -> None:
+    # llama.cpp narrates every load on stderr; operators get it at debug level only.
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s", text.decode("utf-8", "replace").rstrip())
+
+
+def _ensure_backend() -> None:
+    global _backend_ready
+    with _backend_lock:
+        if not _backend_ready:
+            llama_cpp.llama_log_set(_route_log, None)
+            llama_cpp.llama_backend_init()
+            _backend_ready = True
+
+
+class LlamaCore:
+    """:class:`services.inference.runner.Core` for llama.cpp (engine thread only)."""
+
+    engine_name = "llama.cpp"
+
+    def __init__(self, settings: LlamaSettings, scheduler: SchedulerSettings) -> None:
+        _ensure_backend()
+        self.settings = settings
+        self.scheduler = scheduler
+        self.model_name = settings.model_name
+        self.max_sequences = settings.max_sequences
+        self.kv_tokens = settings.sequence_tokens * settings.max_sequences
+        mparams = llama_cpp.llama_model_default_params()
+        # Repacked weights use different kernels for one row and for many: a sequence's output
+        # would depend on what else is in its batch.
+        mparams.use_extra_bufts = False
+        model = llama_cpp.llama_model_load_from_file(str(settings.model_path).encode(), mparams)
+        if not model:
+            raise EngineStartError(
+                f"llama.cpp could not load {settings.model_path}",
+                "check that it is a GGUF file this llama.cpp version reads (`vigie models`)",
+            )
+        self._model = model
+        self.context_train = int(llama_cpp.llama_model_n_ctx_train(model))
+        cparams = llama_cpp.llama_context_default_params()
+        cparams.n_ctx = settings.sequence_tokens * settings.max_sequences
+        cparams.n_batch = settings.batch_tokens
+        cparams.n_ubatch = settings.batch_tokens
+        cparams.n_seq_max = settings.max_sequences
+        # A call outputs one row per decoding sequence at most: sizing the logits buffer for
+        # every token of a micro-batch would cost n_ubatch × vocabulary floats (512 MiB here).
+        cparams.n_outputs_max = settings.max_sequences
+        cparams.n_threads = settings.threads
+        cparams.n_threads_batch = settings.threads
+        # One KV stream per sequence, and attention without the fused kernel: a sequence's
+        # cells then sit where they would sit alone, and batched output equals one-by-one.
+        cparams.kv_unified = False
+        cparams.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        cparams.no_perf = True
+        ctx = llama_cpp.llama_init_from_model(model, cparams)
+        if not ctx:
+            llama_cpp.llama_model_free(model)
+            raise EngineStartError(
+                f"llama.cpp could not create a context of {settings.sequence_tokens} tokens "
+                f"for each of {settings.max_sequences} sequences",
+                "lower inference.sequence_tokens or inference.max_sequences",
+            )
+        self._ctx = ctx
+        self._vocab = llama_cpp.llama_model_get_vocab(model)
+        self._memory = llama_cpp.llama_get_memory(ctx)
+        self._batch = llama_cpp.llama_batch_init(settings.batch_tokens, 0, 1)
+        self._n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
+        self._free_ids = list(range(settings.max_sequences))
+        self._piece = ctypes.create_string_buffer(256)
+        self._probe = (llama_cpp.llama_token_data * 1)()
+        self._probe_array = llama_cpp.llama_token_data_array(
+            data=self._probe, size=1, selected=-1, sorted=False
+        )
+        self._template = settings.chat_template or self._metadata("tokenizer.chat_template")
+        #: Longest sequence (prompt + generated) one request may have.
+        self.max_context = min(
+            int(llama_cpp.llama_n_ctx_seq(ctx)),
+            self.context_train,
+            settings.context_length or self.context_train,
+        )
+
+    # ------------------------------------------------------------------ Core
+
+    def prepare(self, seq: Sequence) -> None:
+        req = seq.request
+        if req.messages is not None:
+            if not self._template:
+                raise EngineError(
+                    req.request_id,
+                    f"model {self.model_name} has no chat template; send a prompt instead",
+                )
+            parts = render_chat(self._template, req.messages)
+            tokens = self._tokenize_parts(parts)
+        else:
+            assert req.prompt is not None
+            tokens = self._tokenize(req.prompt, add_special=True, parse_special=False)
+        state = _State(decoder=codecs.getincrementaldecoder("utf-8")(errors="replace"))
+        max_tokens = req.max_tokens
+        if req.json_schema is not None:
+            try:
+                compiled = compile_schema(req.json_schema)
+            except SchemaError as exc:
+                raise EngineError(req.request_id, f"json_schema refused: {exc}") from None
+            # The schema bounds the output, so its budget is what lets it always complete.
+            max_tokens = compiled.token_budget
+            grammar = llama_cpp.llama_sampler_init_grammar(
+                self._vocab, compiled.gbnf.encode(), compiled.root.encode()
+            )
+            if not grammar:
+                raise EngineError(req.request_id, "json_schema: its grammar did not compile")
+            chain = llama_cpp.llama_sampler_chain_init(
+                llama_cpp.llama_sampler_chain_default_params()
+            )
+            llama_cpp.llama_sampler_chain_add(chain, grammar)
+            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
+            state.chain, state.grammar = chain, grammar
+        seq.state = state
+        seq.prompt = tokens
+        seq.max_tokens = max_tokens
+        seq.kv_tokens = len(tokens) + max_tokens
+        limit = self.max_context
+        if seq.kv_tokens > limit:
+            self.release(seq)
+            raise PromptTooLong(
+                req.request_id,
+                f"prompt of {len(tokens)} tokens + {max_tokens} to generate exceeds the "
+                f"{limit}-token context of the engine",
+                prompt_tokens=len(tokens),
+                max_tokens=max_tokens,
+                limit=limit,
+            )
+
+    def start(self, seq: Sequence) -> None:
+        seq.state.seq_id = self._free_ids.pop(0)
+
+    def step(self, active: list[Sequence]) -> None:
+        """One token for every sequence past its prompt (in calls of ``decode_group``), then
+        prompt chunks, each sequence in its own call and cut at multiples of ``batch_tokens``.
+
+        Why not one call for everything: llama.cpp splits a batch whose sequences bring
+        different token counts into several micro-batches, and its CPU kernels change their
+        arithmetic from 8 tokens per call — either way a sequence's output would depend on its
+        batch mates. Calls shaped only by the sequence itself (a prompt chunk) or of fewer than
+        8 single-token rows compute exactly what the sequence would alone; the conformance
+        suite checks it.
+        """
+        decoding = [q for q in active if q.consumed >= len(q.prompt)]
+        group = self.settings.decode_group or len(decoding) or 1
+        for first in range(0, len(decoding), group):
+            members = decoding[first : first + group]
+            for n, seq in enumerate(members):
+                pos = len(seq.prompt) + len(seq.generated) - 1
+                self._add(n, seq.generated[-1], pos, seq.state.seq_id, True)
+            self._decode(len(members))
+            for n, seq in enumerate(members):
+                self._sample(seq, n)
+        chunk = self.settings.batch_tokens
+        budget = chunk  # prompt tokens per step: bounds the step time decoding sequences see
+        for seq in active:
+            if seq.consumed >= len(seq.prompt) or seq in decoding:
+                continue
+            if budget <= 0:
+                break
+            start = seq.consumed
+            end = min(len(seq.prompt), (start // chunk + 1) * chunk)
+            for n, pos in enumerate(range(start, end)):
+                self._add(n, seq.prompt[pos], pos, seq.state.seq_id, pos == len(seq.prompt) - 1)
+            self._decode(end - start)
+            budget -= end - start
+            seq.consumed = end
+            if end == len(seq.prompt):
+                self._sample(seq, end - 1 - start)
+
+    def _decode(self, n: int) -> None:
+        self._batch.n_tokens = n
+        rc = llama_cpp.llama_decode(self._ctx, self._batch)
+        if rc != 0:
+            raise RuntimeError(f"llama_decode returned {rc} for a batch of {n} tokens")
+
+    def release(self, seq: Sequence) -> None:
+        state: _State | None = seq.state
+        if state is None:
+            return
+        if state.seq_id >= 0:
+            llama_cpp.llama_memory_seq_rm(self._memory, state.seq_id, -1, -1)
+            self._free_ids.append(state.seq_id)
+            state.seq_id = -1
+        if state.chain is not None:
+            llama_cpp.llama_sampler_free(state.chain)
+            state.chain = state.grammar = None
+
+    def close(self) -> None:
+        llama_cpp.llama_batch_free(self._batch)
+        llama_cpp.llama_free(self._ctx)
+        llama_cpp.llama_model_free(self._model)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _add(self, i: int, token: int, pos: int, seq_id: int, logits: bool) -> None:
+        b = self._batch
+        b.token[i] = token
+        b.pos[i] = pos
+        b.n_seq_id[i] = 1
+        b.seq_id[i][0] = seq_id
+        b.logits[i] = logits
+
+    def _sample(self, seq: Sequence, index: int) -> None:
+        state: _State = seq.state
+        token = self._argmax(index)
+        if state.chain is not None:
+            if self._grammar_allows(state.grammar, token):
+                llama_cpp.llama_sampler_accept(state.chain, token)
+            else:
+                token = int(llama_cpp.llama_sampler_sample(state.chain, self._ctx, index))
+        if seq.first_token_at is None:
+            seq.first_token_at = time.monotonic()
+        if llama_cpp.llama_vocab_is_eog(self._vocab, token) and not seq.request.ignore_eos:
+            seq.finish = "eos"
+            seq.text += state.decoder.decode(b"", final=True)
+            return
+        seq.generated.append(token)
+        before = len(seq.text)
+        seq.text += state.decoder.decode(self._detokenize(token))
+        stops = seq.request.stop
+        if stops:
+            window = max(len(s) for s in stops)
+            tail_from = max(0, before - window + 1)
+            cut = min(
+                (i for i in (seq.text.find(s, tail_from) for s in stops) if i >= 0),
+                default=-1,
+            )
+            if cut >= 0:
+                seq.text = seq.text[:cut]
+                seq.finish = "stop"
+                return
+        if len(seq.generated) >= seq.max_tokens:
+            seq.text += state.decoder.decode(b"", final=True)
+            seq.finish = "length"
+
+    def _argmax(self, index: int) -> int:
+        """Greedy choice read in place from llama.cpp's logits row (a view, not a copy):
+        its own greedy sampler first builds a candidate array over the whole vocabulary,
+        which costs as much as the decode itself for small models with large vocabularies."""
+        row = llama_cpp.llama_get_logits_ith(self._ctx, index)
+        return int(np.ctypeslib.as_array(row, shape=(self._n_vocab,)).argmax())
+
+    def _grammar_allows(self, grammar: Any, token: int) -> bool:
+        self._probe[0].id = token  # type: ignore[assignment]
+        self._probe[0].logit = 0.0
+        self._probe[0].p = 0.0
+        self._probe_array.size = 1
+        self._probe_array.selected = -1
+        llama_cpp.llama_sampler_apply(grammar, ctypes.byref(self._probe_array))
+        return not math.isinf(self._probe[0].logit)
+
+    def _detokenize(self, token: int) -> bytes:
+        n = llama_cpp.llama_token_to_piece(self._vocab, token, self._piece, 256, 0, False)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, -n, 0, False)
+            return buf.raw[:n]
+        return self._piece.raw[:n]
+
+    def _tokenize(self, text: str, *, add_special: bool, parse_special: bool) -> list[int]:
+        data = text.encode("utf-8")
+        cap = len(data) + 8
+        buf = (llama_cpp.llama_token * cap)()
+        n = llama_cpp.llama_tokenize(
+            self._vocab, data, len(data), buf, cap, add_special, parse_special
+        )
+        if n < 0:
+            cap = -n
+            buf = (llama_cpp.llama_token * cap)()
+            n = llama_cpp.llama_tokenize(
+                self._vocab, data, len(data), buf, cap, add_special, parse_special
+            )
+        return list(buf[:n])
+
+    def _tokenize_parts(self, parts: list[tuple[str, bool]]) -> list[int]:
+        """Template text may hold special tokens; message contents never become one."""
+        tokens: list[int] = []
+        for text, is_template in parts:
+            if text:
+                first = not tokens
+                tokens += self._tokenize(text, add_special=first, parse_special=is_template)
+        return tokens
+
+    def _metadata(self, key: str) -> str | None:
+        buf = ctypes.create_string_buffer(65536)
+        n = llama_cpp.llama_model_meta_val_str(self._model, key.encode(), buf, len(buf))
+        return buf.value.decode("utf-8", "replace") if n > 0 else None

@@ -1,0 +1,365 @@
+"""The engine thread: one thread owns the model and runs every step; the event loop only waits.
+
+A backend supplies a :class:`Core` — prepare a request (tokenise, compile its grammar), start a
+sequence, run one decode step over chosen sequences, release one — and :class:`ThreadedEngine`
+does the rest: a bounded inbox from the event loop, deadlines, cancellation, the precedence
+scheduler (``services.inference.scheduler``) and handing results back to the awaiting tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from services.inference.engine import (
+    Capacity,
+    EngineClosed,
+    EngineError,
+    EngineStats,
+    Expired,
+    FinishReason,
+    GenerationRequest,
+    GenerationResult,
+    Health,
+)
+from services.inference.scheduler import Candidate, SchedulerSettings, plan_step, rank_of
+
+log = logging.getLogger("vigie.engine")
+
+
+@dataclass(eq=False)
+class Sequence:
+    """A request inside the engine, from submission to result (engine thread only)."""
+
+    key: int
+    request: GenerationRequest
+    submitted: float
+    rank: int
+    #: Filled by ``Core.prepare``: prompt tokens, KV cells to reserve, backend state.
+    prompt: list[int] = field(default_factory=list)
+    kv_tokens: int = 0
+    max_tokens: int = 0
+    state: Any = None
+    #: Progress, kept by the core.
+    consumed: int = 0
+    generated: list[int] = field(default_factory=list)
+    text: str = ""
+    finish: FinishReason | None = None
+    admitted_at: float | None = None
+    first_token_at: float | None = None
+    steps: int = 0
+    paused_steps: int = 0
+    #: Engine step counter when the request arrived and when it was admitted.
+    arrived_step: int = 0
+    admitted_step: int = 0
+    future: asyncio.Future[GenerationResult] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def candidate(self) -> Candidate:
+        return Candidate(self.key, self.rank, self.key, self.kv_tokens)
+
+
+class Core(Protocol):
+    """The backend's part; every method runs on the engine thread."""
+
+    engine_name: str
+    model_name: str
+    max_sequences: int
+    kv_tokens: int
+
+    def prepare(self, seq: Sequence) -> None:
+        """Fill ``prompt``, ``kv_tokens``, ``max_tokens``, ``state``; raise EngineError."""
+
+    def start(self, seq: Sequence) -> None:
+        """Give an admitted sequence its place in the model (a sequence id, KV cells)."""
+
+    def step(self, active: list[Sequence]) -> None:
+        """One forward pass over ``active``: advance prompts, sample one token for each
+        sequence whose prompt is done; set ``finish`` on those that are done."""
+
+    def release(self, seq: Sequence) -> None:
+        """Free what ``start`` and ``prepare`` took (KV cells, grammar)."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    scheduler: SchedulerSettings
+    #: Requests waiting for admission; beyond it ``generate`` refuses (recoverable).
+    max_waiting: int = 256
+
+
+class ThreadedEngine:
+    """:class:`services.inference.engine.Engine` over a :class:`Core`, on its own thread."""
+
+    def __init__(self, core: Core, settings: RunnerSettings) -> None:
+        self._core = core
+        self.name = core.engine_name
+        self.model = core.model_name
+        self.settings = settings
+        self.stats = EngineStats()
+        self._cond = threading.Condition()
+        self._inbox: deque[tuple[str, Any]] = deque()
+        self._keys = itertools.count()
+        self._waiting: list[Sequence] = []
+        self._running: list[Sequence] = []
+        self._by_id: dict[str, Sequence] = {}
+        self._paused = 0
+        self._closed = False
+        self._error: str | None = None
+        self._last_step_s = 0.0
+        self._thread = threading.Thread(target=self._run, name=f"engine-{self.name}", daemon=True)
+        self._thread.start()
+
+    # ----------------------------------------------------------------- event-loop side
+
+    async def generate(self, request: GenerationRequest) -> GenerationResult:
+        loop = asyncio.get_running_loop()
+        seq = Sequence(
+            key=next(self._keys),
+            request=request,
+            submitted=time.monotonic(),
+            rank=rank_of(request.precedence),
+            future=loop.create_future(),
+            loop=loop,
+        )
+        with self._cond:
+            if self._closed:
+                raise EngineClosed(request.request_id, "the engine is closed")
+            if self._error:
+                raise EngineClosed(request.request_id, f"the engine failed: {self._error}")
+            if len(self._inbox) + len(self._waiting) >= self.settings.max_waiting:
+                raise EngineError(
+                    request.request_id,
+                    f"{self.settings.max_waiting} requests already wait for the engine",
+                    recoverable=True,
+                )
+            self._inbox.append(("submit", seq))
+            self._cond.notify()
+        assert seq.future is not None
+        try:
+            return await asyncio.shield(seq.future)
+        except asyncio.CancelledError:
+            self.cancel(request.request_id)
+            raise
+
+    def cancel(self, request_id: str) -> bool:
+        with self._cond:
+            if self._closed:
+                return False
+            self._inbox.append(("cancel", request_id))
+            self._cond.notify()
+        return True
+
+    def capacity(self) -> Capacity:
+        s = self.settings.scheduler
+        with self._cond:
+            return Capacity(
+                max_sequences=s.max_sequences,
+                running=len(self._running),
+                paused=self._paused,
+                waiting=len(self._waiting) + sum(1 for k, _ in self._inbox if k == "submit"),
+                kv_tokens=s.kv_tokens,
+                kv_tokens_reserved=sum(q.kv_tokens for q in self._running),
+            )
+
+    def health(self) -> Health:
+        ok = self._thread.is_alive() and self._error is None and not self._closed
+        return Health(
+            ok=ok,
+            engine=self.name,
+            model=self.model,
+            detail=self._error or ("closed" if self._closed else ""),
+            steps=self.stats.steps,
+            last_step_s=self._last_step_s,
+        )
+
+    async def aclose(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        await asyncio.to_thread(self._thread.join)
+
+    # ----------------------------------------------------------------- engine thread
+
+    def _run(self) -> None:
+        try:
+            while self._cycle():
+                pass
+        except Exception as exc:  # a backend failure: fail every request, report unhealthy
+            log.exception("engine thread failed")
+            self._error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self._shutdown()
+
+    def _cycle(self) -> bool:
+        with self._cond:
+            while not self._inbox and not self._running and not self._waiting:
+                if self._closed:
+                    return False
+                self._cond.wait()
+            if self._closed:
+                return False
+            commands = list(self._inbox)
+            self._inbox.clear()
+        for kind, arg in commands:
+            if kind == "submit":
+                self._admit_request(arg)
+            else:
+                self._cancel(arg)
+        self._expire_waiting()
+        plan = plan_step(
+            [q.candidate() for q in self._running],
+            [q.candidate() for q in self._waiting],
+            self.settings.scheduler,
+        )
+        admitted = set(plan.admit)
+        for seq in [q for q in self._waiting if q.key in admitted]:
+            self._waiting.remove(seq)
+            seq.admitted_at = time.monotonic()
+            seq.admitted_step = self.stats.steps
+            self._core.start(seq)
+            self._running.append(seq)
+        active_keys = set(plan.active)
+        active = [q for q in self._running if q.key in active_keys]
+        paused = len(self._running) - len(active)
+        with self._cond:
+            self._paused = paused
+        if not active:
+            # Only waiting requests that cannot be admitted yet (none should exist: prepare
+            # refuses what can never fit); do not spin.
+            with self._cond:
+                self._cond.wait(timeout=0.05)
+            return True
+        started = time.monotonic()
+        self._core.step(active)
+        now = time.monotonic()
+        self._last_step_s = now - started
+        self.stats.record_step(len(active), paused)
+        for seq in self._running:
+            if seq.key in active_keys:
+                seq.steps += 1
+            else:
+                seq.paused_steps += 1
+        for seq in [q for q in active if q.finish is not None]:
+            self._finish(seq, now)
+        return True
+
+    def _admit_request(self, seq: Sequence) -> None:
+        rid = seq.request.request_id
+        if rid in self._by_id:
+            self._reject(seq, EngineError(rid, "a request with this id is already running"))
+            return
+        try:
+            self._core.prepare(seq)
+        except EngineError as exc:
+            self._reject(seq, exc)
+            return
+        except Exception as exc:
+            self._reject(seq, EngineError(rid, f"{type(exc).__name__}: {exc}"))
+            return
+        self.stats.tokens_prompt += len(seq.prompt)
+        seq.arrived_step = self.stats.steps
+        self._by_id[rid] = seq
+        self._waiting.append(seq)
+
+    def _cancel(self, request_id: str) -> None:
+        seq = self._by_id.get(request_id)
+        if seq is None:
+            return
+        seq.finish = "cancelled"
+        self.stats.cancelled += 1
+        if seq in self._waiting:
+            self._waiting.remove(seq)
+            self._deliver(seq, self._result(seq, time.monotonic()))
+            del self._by_id[request_id]
+            self._core.release(seq)
+        else:
+            self._finish(seq, time.monotonic())
+
+    def _expire_waiting(self) -> None:
+        now = time.monotonic()
+        for seq in [q for q in self._waiting if q.request.deadline is not None]:
+            assert seq.request.deadline is not None
+            if now >= seq.request.deadline:
+                self._waiting.remove(seq)
+                del self._by_id[seq.request.request_id]
+                self._core.release(seq)
+                self.stats.expired += 1
+                rid = seq.request.request_id
+                self._reject(seq, Expired(rid, "its deadline passed before it started"))
+
+    def _finish(self, seq: Sequence, now: float) -> None:
+        self._running.remove(seq)
+        del self._by_id[seq.request.request_id]
+        self._core.release(seq)
+        self.stats.finished += 1
+        self.stats.tokens_generated += len(seq.generated)
+        self._deliver(seq, self._result(seq, now))
+
+    @staticmethod
+    def _result(seq: Sequence, now: float) -> GenerationResult:
+        admitted = seq.admitted_at if seq.admitted_at is not None else now
+        first = seq.first_token_at if seq.first_token_at is not None else now
+        return GenerationResult(
+            request_id=seq.request.request_id,
+            text=seq.text,
+            finish_reason=seq.finish or "cancelled",
+            prompt_tokens=len(seq.prompt),
+            completion_tokens=len(seq.generated),
+            queue_s=admitted - seq.submitted,
+            ttft_s=first - seq.submitted,
+            total_s=now - seq.submitted,
+            steps=seq.steps,
+            paused_steps=seq.paused_steps,
+            waited_steps=max(0, seq.admitted_step - seq.arrived_step),
+        )
+
+    @staticmethod
+    def _deliver(seq: Sequence, result: GenerationResult | BaseException) -> None:
+        fut, loop = seq.future, seq.loop
+        if fut is None or loop is None:
+            return
+
+        def settle() -> None:
+            if fut.done():
+                return
+            if isinstance(result, BaseException):
+                fut.set_exception(result)
+            else:
+                fut.set_result(result)
+
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(settle)
+
+    def _reject(self, seq: Sequence, exc: EngineError) -> None:
+        self._deliver(seq, exc)
+
+    def _shutdown(self) -> None:
+        with self._cond:
+            self._closed = True
+            pending = [q for _, q in self._inbox if isinstance(q, Sequence)]
+            self._inbox.clear()
+        reason = self._error or "the engine closed"
+        for seq in [*self._running, *self._waiting, *pending]:
+            self._reject(seq, EngineClosed(seq.request.request_id, reason))
+            if seq in self._running or seq in self._waiting:
+                try:
+                    self._core.release(seq)
+                except Exception:
+                    log.debug("release during shutdown failed", exc_info=True)
+        self._running.clear()
+        self._waiting.clear()
+        self._by_id.clear()
+        try:
+            self._core.close()
+        except Exception:
+            log.exception("closing the engine failed")

@@ -1,0 +1,235 @@
+"""The typed sections of Vigie's configuration, their defaults and their documentation.
+
+Loading, layering and rendering live in ``services.config``; this module only says what may be
+configured.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from bus.topology import SERVER_MAX_PAYLOAD, TopologySettings
+
+Label = Literal["np", "dr", "s", "ts"]
+Task = Literal["extract", "translate", "summarise"]
+Precedence = Literal["FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+_SECS = {"unit": "seconds"}
+# Go's time.ParseDuration grammar (what nats-server's sync_interval accepts), plus its keywords.
+_SYNC_RE = r"^(always|default|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$"
+
+
+def _secs(description: str, *, ge: float | None = None, le: float | None = None) -> Meta:
+    """Meta of a duration in seconds; without a lower bound it must still be positive."""
+    if ge is None:
+        return Meta(gt=0, le=le, description=description, extra=_SECS)
+    return Meta(ge=ge, le=le, description=description, extra=_SECS)
+
+
+class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class NatsConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    url: Annotated[
+        Annotated[str, Meta(pattern=r"^(nats|tls|ws|wss)://\S+$")] | None,
+        Meta(
+            description="URL(s) of an external NATS server, comma-separated; "
+            "unset starts the embedded server.",
+            examples=["nats://nats.example:4222"],
+            extra={"expect": "a nats:// or tls:// URL, or none for the embedded server"},
+        ),
+    ] = None
+    host: Annotated[
+        str, Meta(min_length=1, description="Interface the embedded server listens on.")
+    ] = "127.0.0.1"
+    port: Annotated[
+        int, Meta(ge=1, le=65535, description="Client port of the embedded server.")
+    ] = 4222
+    data_dir: Annotated[
+        str, Meta(min_length=1, description="Store of the embedded server and local files.")
+    ] = ".vigie"
+    sync_interval: Annotated[
+        str,
+        Meta(
+            pattern=_SYNC_RE,
+            description="How often the embedded server fsyncs its store; 'always' loses "
+            "nothing acknowledged on power loss, at a cost in throughput.",
+            extra={"expect": '"always", "default" or a Go duration such as "2m"'},
+        ),
+    ] = "always"
+    connect_timeout: Annotated[
+        float, _secs("How long to wait for the first connection to NATS.", le=300)
+    ] = 5.0
+    reconnect_wait_max: Annotated[
+        float,
+        _secs("Pause between two attempts to reconnect (services retry forever).", le=300),
+    ] = 2.0
+
+
+class BusConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    ack_wait: Annotated[
+        float, _secs("How long the server waits for an ack before redelivering.", ge=1, le=300)
+    ] = 10.0
+    max_deliveries: Annotated[
+        int, Meta(ge=1, description="Deliveries of one message before it is dead-lettered.")
+    ] = 5
+    nak_backoff: Annotated[
+        tuple[Annotated[float, Meta(gt=0)], ...],
+        Meta(
+            min_length=1,
+            description="Seconds before each redelivery after a transient failure; the last "
+            "value repeats.",
+        ),
+    ] = (1.0, 5.0, 30.0)
+    drain_timeout: Annotated[float, _secs("Time a stopping service has to finish.")] = 10.0
+    fetch_batch: Annotated[
+        int, Meta(ge=1, le=1024, description="Messages asked for in one pull request.")
+    ] = 64
+    concurrency: Annotated[
+        int, Meta(ge=1, le=4096, description="Messages in flight per service.")
+    ] = 64
+    feed_duplicate_window: Annotated[
+        float, _secs("Window in which a FEEDS stream drops a repeated Nats-Msg-Id.")
+    ] = 120.0
+    enriched_duplicate_window: Annotated[
+        float, _secs("Window in which an ENRICHED stream drops a repeated event.")
+    ] = 3600.0
+    ingest_dedupe_horizon: Annotated[
+        float, _secs("How long ingest remembers a report id to drop repeats.")
+    ] = 86400.0
+    collate_state_max_age: Annotated[float, _secs("How long collate keeps a report's state.")] = (
+        30 * 86400.0
+    )
+    stream_max_bytes: Annotated[
+        int, Meta(ge=SERVER_MAX_PAYLOAD, description="Size cap of each stream, in bytes.")
+    ] = 1024**3
+    labels: Annotated[
+        tuple[Label, ...], Meta(min_length=1, description="Protection labels that get streams.")
+    ] = ("np", "dr", "s", "ts")
+
+
+class IngestConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    max_text_bytes: Annotated[
+        int, Meta(ge=1, le=SERVER_MAX_PAYLOAD, description="Largest normalised text, UTF-8 bytes.")
+    ] = 262144
+    tasks: Annotated[
+        tuple[Task, ...], Meta(min_length=1, description="Tasks ingest asks for on each report.")
+    ] = ("extract",)
+    default_precedence: Annotated[
+        Precedence, Meta(description="Precedence of a report that states none.")
+    ] = "ROUTINE"
+
+
+class CollateConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    # After its deadline a report is published with the results it has ("partial").
+    deadline_flash: Annotated[float, _secs("Ingest to partial event, FLASH.")] = 30.0
+    deadline_immediate: Annotated[float, _secs("Ingest to partial event, IMMEDIATE.")] = 60.0
+    deadline_priority: Annotated[float, _secs("Ingest to partial event, PRIORITY.")] = 300.0
+    deadline_routine: Annotated[float, _secs("Ingest to partial event, ROUTINE.")] = 900.0
+    recheck_interval: Annotated[
+        float,
+        _secs(
+            "Longest wait before a parked report record is looked at again (it is also looked "
+            "at on its deadline); shorter frees finished records sooner, longer redelivers less."
+        ),
+    ] = 30.0
+
+    def deadline_for(self, precedence: str) -> float:
+        """Seconds from ingest after which a report of ``precedence`` is published partial."""
+        deadlines = {
+            "FLASH": self.deadline_flash,
+            "IMMEDIATE": self.deadline_immediate,
+            "PRIORITY": self.deadline_priority,
+            "ROUTINE": self.deadline_routine,
+        }
+        try:
+            return deadlines[precedence.upper()]
+        except KeyError:
+            raise ValueError(f"unknown precedence {precedence!r}") from None
+
+
+class InferenceConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    engine: Annotated[
+        Literal["llama.cpp", "exllamav2"],
+        Meta(description="Backend: llama.cpp on CPU (default) or ExLlamaV2 on a CUDA GPU."),
+    ] = "llama.cpp"
+    model: Annotated[
+        str | None,
+        Meta(description="Model to serve, by its registry name; unset = the registry default."),
+    ] = None
+    models_file: Annotated[
+        str | None,
+        Meta(
+            description="Model registry (TOML, see ops/models.toml); unset = the built-in one.",
+            extra={"expect": "a path to a TOML file, or none"},
+        ),
+    ] = None
+    sequence_tokens: Annotated[
+        int,
+        Meta(
+            ge=256,
+            le=1 << 20,
+            description="Longest request: its prompt and the tokens it may generate together; "
+            "each sequence gets this many KV cache cells.",
+        ),
+    ] = 2048
+    max_sequences: Annotated[
+        int, Meta(ge=1, le=256, description="Requests generated together in one step.")
+    ] = 16
+    reserved_sequences: Annotated[
+        int,
+        Meta(
+            ge=0,
+            description="Of max_sequences, kept free for FLASH and IMMEDIATE requests so they "
+            "start at the next step even when routine work fills the engine.",
+        ),
+    ] = 2
+    threads: Annotated[
+        int | None,
+        Meta(description="CPU threads of the engine; unset = every core of the machine."),
+    ] = None
+    batch_tokens: Annotated[
+        int,
+        Meta(
+            ge=32, le=8192, description="Most tokens in one decode step (prompt chunks included)."
+        ),
+    ] = 512
+    batch_invariant: Annotated[
+        bool,
+        Meta(
+            description="Make each output independent of what else the engine runs at the same "
+            "time (greedy output is then a function of the request alone); false decodes all "
+            "sequences in one call: faster on CPU (see docs/BENCHMARKS.md), but a near-tie can "
+            "resolve differently under load.",
+        ),
+    ] = True
+    max_waiting: Annotated[
+        int, Meta(ge=1, description="Requests that may wait inside the engine for a slot.")
+    ] = 64
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    log_level: Annotated[LogLevel, Meta(description="Least severe log level written.")] = "info"
+    nats: NatsConfig = msgspec.field(default_factory=NatsConfig)
+    bus: BusConfig = msgspec.field(default_factory=BusConfig)
+    ingest: IngestConfig = msgspec.field(default_factory=IngestConfig)
+    collate: CollateConfig = msgspec.field(default_factory=CollateConfig)
+    inference: InferenceConfig = msgspec.field(default_factory=InferenceConfig)
+
+
+def topology_settings(cfg: Config) -> TopologySettings:
+    b = cfg.bus
+    return TopologySettings(
+        feed_duplicate_window=b.feed_duplicate_window,
+        enriched_duplicate_window=b.enriched_duplicate_window,
+        ingest_dedupe_horizon=b.ingest_dedupe_horizon,
+        collate_state_max_age=b.collate_state_max_age,
+        stream_max_bytes=b.stream_max_bytes,
+        ack_wait=b.ack_wait,
+        labels=tuple(b.labels),
+    )
