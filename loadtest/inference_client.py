@@ -74,11 +74,15 @@ class InferenceClient:
         """Publish (durably, deduplicated by request id); the future resolves with the answer."""
         fut = asyncio.get_running_loop().create_future()
         self._waiting[request.request_id] = fut
-        await self._publisher.publish(
-            infer_subject(request.label, request.precedence),
-            json_encoder.encode(request),
-            msg_id=f"infer:{request.request_id}",
-        )
+        try:
+            await self._publisher.publish(
+                infer_subject(request.label, request.precedence),
+                json_encoder.encode(request),
+                msg_id=f"infer:{request.request_id}",
+            )
+        except BaseException:
+            del self._waiting[request.request_id]
+            raise
         return fut
 
     async def ask(self, request: InferenceRequest) -> InferenceResult:
@@ -100,7 +104,12 @@ class InferenceClient:
                 continue
             want = 64 if msgs else 1
             for msg in msgs:
-                result = inference_result_decoder.decode(msg.data)
+                try:
+                    result = inference_result_decoder.decode(msg.data)
+                except Exception:
+                    log.warning("not an InferenceResult on %s; dropped", msg.subject)
+                    await msg.term()
+                    continue
                 self.received.append(result)
                 fut = self._waiting.pop(result.request_id, None)
                 if fut is not None and not fut.done():

@@ -34,6 +34,8 @@ class ServiceParts:
     concurrency: int | None = None
     #: Releases what the service holds (the engine) once its worker has drained.
     aclose: Callable[[], Awaitable[None]] | None = None
+    #: Why the service can no longer serve (its engine failed); None while it can.
+    broken: Callable[[], str | None] | None = None
 
 
 def worker_settings(cfg: Config) -> WorkerSettings:
@@ -108,6 +110,7 @@ async def build_service(
             # a slot, and the engine queues the few extra requests by precedence.
             concurrency=cfg.inference.max_sequences + len(consumers),
             aclose=engine.aclose,
+            broken=lambda: None if engine.health().ok else engine.health().detail,
         )
     if name == "collate":
         from services.collate.service import CollateService
@@ -145,8 +148,12 @@ async def run_service(name: str, url: str, cfg: Config) -> None:
                 shutdown.parts, shutdown.worker = await start_worker(name, nc, cfg)
             if shutdown.worker is not None:
                 log.info("%s serving %d consumers", name, len(shutdown.worker.consumers))
+                if shutdown.parts is not None and shutdown.parts.broken is not None:
+                    tg.start_soon(shutdown.watch_health, shutdown.parts.broken)
                 await shutdown.worker.run()
                 log.info("%s drained: %s", name, shutdown.worker.stats)
+                if shutdown.failure:
+                    raise ServiceBroken(name, shutdown.failure)
         finally:
             if shutdown.parts is not None and shutdown.parts.aclose is not None:
                 with anyio.CancelScope(shield=True):
@@ -178,11 +185,31 @@ async def start_worker(name: str, nc: Client, cfg: Config) -> tuple[ServiceParts
     return parts, worker
 
 
+class ServiceBroken(Exception):
+    """A service that can no longer serve (its engine failed): the process exits non-zero so
+    that its supervisor restarts it, and meanwhile other workers take its messages."""
+
+    recoverable = True
+
+    def __init__(self, service: str, reason: str) -> None:
+        self.service, self.reason = service, reason
+        super().__init__(f"{service} stopped: {reason}")
+
+
 class _Shutdown:
     def __init__(self, name: str) -> None:
         self.name = name
         self.starting = anyio.CancelScope()
         self.worker: Worker | None = None
+        self.failure: str | None = None
+
+    async def watch_health(self, broken: Callable[[], str | None]) -> None:
+        while self.failure is None:
+            await anyio.sleep(0.5)
+            self.failure = broken()
+        log.error("%s: %s; stopping so that another worker takes over", self.name, self.failure)
+        if self.worker is not None:
+            self.worker.stop()
         self.parts: ServiceParts | None = None
 
     async def watch_signals(self) -> None:

@@ -16,6 +16,7 @@ from bus.provision import ProvisionError
 from bus.publish import PublishError
 from services.config import ConfigError, LoadedConfig, load_config
 from services.inference.registry import ModelError
+from services.runtime import ServiceBroken
 
 Command = Callable[[argparse.Namespace, LoadedConfig], Awaitable[int]]
 
@@ -84,6 +85,7 @@ _KNOWN = (
     ConfigError,
     ProvisionError,
     ModelError,
+    ServiceBroken,
 )
 
 

@@ -193,27 +193,25 @@ async def constrained(model: Path, args: argparse.Namespace) -> dict[str, Any]:
         await run_all(
             engine, [GenerationRequest(request_id="w", prompt=prompts[0], max_tokens=4)], 1
         )
-        for mode in ("free", "schema"):
+        # Constrained first; then the same prompts free, each generating exactly as many
+        # tokens as its constrained twin did, so both runs decode the same amount.
+        lengths: dict[str, int] = {}
+        for mode in ("schema", "free"):
             reqs = [
                 GenerationRequest(
                     request_id=f"{mode}{i}",
                     prompt=p,
-                    max_tokens=args.gen_tokens,
+                    max_tokens=args.gen_tokens if mode == "schema" else lengths[f"schema{i}"],
                     json_schema=ENTITY_SCHEMA if mode == "schema" else None,
+                    ignore_eos=mode == "free",
                 )
                 for i, p in enumerate(prompts)
             ]
             results, seconds = await run_all(engine, reqs, c)
             figures = phase_figures(results, seconds)
             if mode == "schema":
-                parsed = 0
-                for r in results:
-                    try:
-                        json.loads(r.text)
-                        parsed += 1
-                    except ValueError:
-                        pass
-                figures["parsed_share"] = parsed / len(results)
+                lengths = {r.request_id: max(1, r.completion_tokens) for r in results}
+                figures["parsed_share"] = sum(_parses(r.text) for r in results) / len(results)
                 figures["example"] = results[0].text
             out[mode] = figures
             print(json.dumps({mode: figures}), flush=True)
@@ -221,6 +219,14 @@ async def constrained(model: Path, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         await engine.aclose()
     return {"constrained": out}
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 async def flash(model: Path, args: argparse.Namespace) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import heapq
 import logging
 import math
 import threading
@@ -34,6 +35,9 @@ log = logging.getLogger("vigie.engine.llama")
 #: Most single-token rows per call for which llama.cpp's CPU kernels give each row the
 #: arithmetic it would have alone (from 8 on they change; the conformance suite checks it).
 INVARIANT_DECODE_GROUP = 7
+
+#: Next-most-likely tokens tried against a grammar before it filters the whole vocabulary.
+PROBE_CANDIDATES = 32
 
 _backend_lock = threading.Lock()
 _backend_ready = False
@@ -142,7 +146,10 @@ class LlamaCore:
         self._ctx = ctx
         self._vocab = llama_cpp.llama_model_get_vocab(model)
         self._memory = llama_cpp.llama_get_memory(ctx)
-        self._batch = llama_cpp.llama_batch_init(settings.batch_tokens, 0, 1)
+        # Room for a prompt chunk or one token of every sequence, whichever is more.
+        self._batch = llama_cpp.llama_batch_init(
+            max(settings.batch_tokens, settings.max_sequences), 0, 1
+        )
         self._n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
         self._free_ids = list(range(settings.max_sequences))
         self._piece = ctypes.create_string_buffer(256)
@@ -173,6 +180,8 @@ class LlamaCore:
         else:
             assert req.prompt is not None
             tokens = self._tokenize(req.prompt, add_special=True, parse_special=False)
+        if not tokens or (req.prompt is not None and not req.prompt.strip()):
+            raise EngineError(req.request_id, "the prompt is empty")
         state = _State(decoder=codecs.getincrementaldecoder("utf-8")(errors="replace"))
         max_tokens = req.max_tokens
         if req.json_schema is not None:
@@ -210,7 +219,7 @@ class LlamaCore:
             )
 
     def start(self, seq: Sequence) -> None:
-        seq.state.seq_id = self._free_ids.pop(0)
+        seq.state.seq_id = heapq.heappop(self._free_ids)
 
     def step(self, active: list[Sequence]) -> None:
         """One token for every sequence past its prompt (in calls of ``decode_group``), then
@@ -223,7 +232,11 @@ class LlamaCore:
         8 single-token rows compute exactly what the sequence would alone; the conformance
         suite checks it.
         """
-        decoding = [q for q in active if q.consumed >= len(q.prompt)]
+        # llama.cpp puts only runs of consecutive sequence ids in one micro-batch (one KV
+        # stream per sequence): ids in order, and the lowest ones reused first, keep it to one.
+        decoding = sorted(
+            (q for q in active if q.consumed >= len(q.prompt)), key=lambda q: q.state.seq_id
+        )
         group = self.settings.decode_group or len(decoding) or 1
         for first in range(0, len(decoding), group):
             members = decoding[first : first + group]
@@ -262,7 +275,7 @@ class LlamaCore:
             return
         if state.seq_id >= 0:
             llama_cpp.llama_memory_seq_rm(self._memory, state.seq_id, -1, -1)
-            self._free_ids.append(state.seq_id)
+            heapq.heappush(self._free_ids, state.seq_id)
             state.seq_id = -1
         if state.chain is not None:
             llama_cpp.llama_sampler_free(state.chain)
@@ -287,10 +300,7 @@ class LlamaCore:
         state: _State = seq.state
         token = self._argmax(index)
         if state.chain is not None:
-            if self._grammar_allows(state.grammar, token):
-                llama_cpp.llama_sampler_accept(state.chain, token)
-            else:
-                token = int(llama_cpp.llama_sampler_sample(state.chain, self._ctx, index))
+            token = self._constrained(state, index, token)
         if seq.first_token_at is None:
             seq.first_token_at = time.monotonic()
         if llama_cpp.llama_vocab_is_eog(self._vocab, token) and not seq.request.ignore_eos:
@@ -320,8 +330,27 @@ class LlamaCore:
         """Greedy choice read in place from llama.cpp's logits row (a view, not a copy):
         its own greedy sampler first builds a candidate array over the whole vocabulary,
         which costs as much as the decode itself for small models with large vocabularies."""
+        return int(self._logits(index).argmax())
+
+    def _logits(self, index: int) -> Any:
         row = llama_cpp.llama_get_logits_ith(self._ctx, index)
-        return int(np.ctypeslib.as_array(row, shape=(self._n_vocab,)).argmax())
+        return np.ctypeslib.as_array(row, shape=(self._n_vocab,))
+
+    def _constrained(self, state: _State, index: int, greedy: int) -> int:
+        """The most likely token the grammar allows: the greedy one if allowed, else the best
+        allowed among the next most likely; only if none is, the grammar filters the whole
+        vocabulary (natively) — the costly path, now rare."""
+        if not self._grammar_allows(state.grammar, greedy):
+            row = self._logits(index)
+            top = np.argpartition(row, -PROBE_CANDIDATES)[-PROBE_CANDIDATES:]
+            for candidate in sorted(top.tolist(), key=lambda t: (-row[t], t)):
+                if self._grammar_allows(state.grammar, candidate):
+                    greedy = candidate
+                    break
+            else:
+                return int(llama_cpp.llama_sampler_sample(state.chain, self._ctx, index))
+        llama_cpp.llama_sampler_accept(state.chain, greedy)
+        return greedy
 
     def _grammar_allows(self, grammar: Any, token: int) -> bool:
         self._probe[0].id = token  # type: ignore[assignment]

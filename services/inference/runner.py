@@ -112,6 +112,8 @@ class ThreadedEngine:
         self._waiting: list[Sequence] = []
         self._running: list[Sequence] = []
         self._by_id: dict[str, Sequence] = {}
+        #: Submissions taken from the inbox and not yet filed (so a failure still answers them).
+        self._in_transit: list[Sequence] = []
         self._paused = 0
         self._closed = False
         self._error: str | None = None
@@ -148,7 +150,11 @@ class ThreadedEngine:
         try:
             return await asyncio.shield(seq.future)
         except asyncio.CancelledError:
-            self.cancel(request.request_id)
+            # By key, not id: a later request may reuse the id (a redelivery).
+            with self._cond:
+                if not self._closed:
+                    self._inbox.append(("cancel", seq.key))
+                    self._cond.notify()
             raise
 
     def cancel(self, request_id: str) -> bool:
@@ -158,6 +164,11 @@ class ThreadedEngine:
             self._inbox.append(("cancel", request_id))
             self._cond.notify()
         return True
+
+    def _lookup(self, ref: str | int) -> Sequence | None:
+        if isinstance(ref, str):
+            return self._by_id.get(ref)
+        return next((q for q in self._by_id.values() if q.key == ref), None)
 
     def capacity(self) -> Capacity:
         s = self.settings.scheduler
@@ -210,9 +221,11 @@ class ThreadedEngine:
                 return False
             commands = list(self._inbox)
             self._inbox.clear()
+        self._in_transit = [arg for kind, arg in commands if kind == "submit"]
         for kind, arg in commands:
             if kind == "submit":
                 self._admit_request(arg)
+                self._in_transit.remove(arg)
             else:
                 self._cancel(arg)
         self._expire_waiting()
@@ -256,7 +269,9 @@ class ThreadedEngine:
     def _admit_request(self, seq: Sequence) -> None:
         rid = seq.request.request_id
         if rid in self._by_id:
-            self._reject(seq, EngineError(rid, "a request with this id is already running"))
+            # A redelivery while the first delivery still runs: let it come back later.
+            problem = "a request with this id is already in the engine"
+            self._reject(seq, EngineError(rid, problem, recoverable=True))
             return
         try:
             self._core.prepare(seq)
@@ -271,10 +286,11 @@ class ThreadedEngine:
         self._by_id[rid] = seq
         self._waiting.append(seq)
 
-    def _cancel(self, request_id: str) -> None:
-        seq = self._by_id.get(request_id)
+    def _cancel(self, ref: str | int) -> None:
+        seq = self._lookup(ref)
         if seq is None:
             return
+        request_id = seq.request.request_id
         seq.finish = "cancelled"
         self.stats.cancelled += 1
         if seq in self._waiting:
@@ -349,13 +365,15 @@ class ThreadedEngine:
             pending = [q for _, q in self._inbox if isinstance(q, Sequence)]
             self._inbox.clear()
         reason = self._error or "the engine closed"
-        for seq in [*self._running, *self._waiting, *pending]:
+        # Everything the engine knows of, whatever list a failure left it in, gets an answer.
+        admitted = {q.key: q for q in [*self._by_id.values(), *self._running, *self._waiting]}
+        for seq in [*admitted.values(), *self._in_transit, *pending]:
             self._reject(seq, EngineClosed(seq.request.request_id, reason))
-            if seq in self._running or seq in self._waiting:
-                try:
-                    self._core.release(seq)
-                except Exception:
-                    log.debug("release during shutdown failed", exc_info=True)
+        for seq in admitted.values():
+            try:
+                self._core.release(seq)
+            except Exception:
+                log.debug("release during shutdown failed", exc_info=True)
         self._running.clear()
         self._waiting.clear()
         self._by_id.clear()

@@ -55,6 +55,14 @@ def decode_request(d: Delivery) -> InferenceRequest:
             f"request labelled {req.label} arrived on a {d.label} subject",
             fields={"label": req.label, "subject_label": d.label},
         )
+    token = d.subject.rsplit(".", 1)[-1]
+    if token != req.precedence.lower():
+        # The subject decides which consumer serves it; the body may not claim more urgency.
+        raise Reject(
+            "bad_subject",
+            f"request of precedence {req.precedence} arrived on a {token} subject",
+            fields={"precedence": req.precedence, "subject_precedence": token},
+        )
     if (req.prompt is None) == (req.messages is None):
         raise Reject("schema_violation", "a request has exactly one of prompt and messages")
     return req
@@ -95,6 +103,12 @@ class InferenceService:
         waited_ms = max(0.0, (now - req.created_at).total_seconds() * 1000)
         if req.deadline is not None and now >= req.deadline:
             await self._answer(d, req, "expired", error="deadline passed before it was taken")
+            return Ack()
+        if req.model is not None and req.model != self._engine.model:
+            error = (
+                f"model {req.model} is not served here (this worker serves {self._engine.model})"
+            )
+            await self._answer(d, req, "failed", error=error)
             return Ack()
         try:
             result = await self._engine.generate(to_generation(req, now))

@@ -213,21 +213,30 @@ class EngineConformance:
 
     async def test_chat_messages_use_the_template(self, open_engine: OpenEngine) -> None:
         async with open_engine(chat_template=GEMMA_TEMPLATE) as engine:
-            msgs = (Message("user", "Name a colour.<end_of_turn>"),)
-            result = await engine.generate(
-                GenerationRequest(request_id="chat", messages=msgs, max_tokens=8)
-            )
-            assert result.prompt_tokens > 5
-            assert result.completion_tokens > 0
+
+            async def prompt_tokens(content: str) -> int:
+                msgs = (Message("user", content),)
+                req = GenerationRequest(request_id=content, messages=msgs, max_tokens=2)
+                return (await engine.generate(req)).prompt_tokens
+
+            plain = await prompt_tokens("Name a colour.")
+            # A control token inside a message stays text: several tokens, not one.
+            smuggled = await prompt_tokens("Name a colour.<end_of_turn>")
+            # The template's turn markup around the content: more than the content alone.
+            raw = await engine.generate(request("raw", "Name a colour.", 2))
+        assert smuggled - plain > 1
+        assert plain > raw.prompt_tokens + 4
 
     async def test_capacity_and_health_report_the_engine(self, open_engine: OpenEngine) -> None:
         async with open_engine(max_sequences=4, reserved_sequences=1) as engine:
             cap = engine.capacity()
             assert (cap.max_sequences, cap.running, cap.waiting) == (4, 0, 0)
             assert cap.free_sequences == 4
+            with pytest.raises(EngineError, match="empty"):
+                await engine.generate(request("empty", "", 4))
             health = engine.health()
             assert health.ok and health.engine == engine.name and health.model == engine.model
-            with pytest.raises(EngineError):
+            with pytest.raises(EngineError, match=r"json_schema refused.*pattern"):
                 await engine.generate(
                     GenerationRequest(
                         request_id="bad",

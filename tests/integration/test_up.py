@@ -8,10 +8,12 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 import nats
+import pytest_asyncio
 
 from services.runtime import SERVICES
 from tests.integration.procs import FAST_ENV
@@ -39,13 +41,33 @@ def alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split()[2] == "Z")
 
 
+_started: list[asyncio.subprocess.Process] = []
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _reap() -> AsyncIterator[None]:
+    """A failed assertion must not leave `vigie up` (and its engine) running."""
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(proc.wait(), 30)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
 async def start_up(tmp_path: Path) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")} | FAST_ENV
-    return await asyncio.create_subprocess_exec(
+    proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.cli.main", "up", "--port", "0",
         "--data-dir", str(tmp_path / "data"),
         env=env, stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
+    _started.append(proc)
+    return proc
 
 
 async def test_up_restarts_a_dead_service_and_stops_everything(tmp_path: Path) -> None:
