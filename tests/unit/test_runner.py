@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -21,6 +22,8 @@ class ScriptedCore:
 
     def __init__(self, fail_at: int | None = None) -> None:
         self.fail_at = fail_at
+        #: The failing step waits for this, so a test can submit everything first.
+        self.go = threading.Event()
         self.steps = 0
         self.released: list[str] = []
         self.closed = False
@@ -36,6 +39,7 @@ class ScriptedCore:
     def step(self, active: list[Sequence]) -> None:
         self.steps += 1
         if self.fail_at is not None and self.steps >= self.fail_at:
+            self.go.wait(10)
             raise RuntimeError("decode failed")
         for seq in active:
             seq.generated.append(7)
@@ -62,9 +66,10 @@ def req(rid: str, max_tokens: int = 3) -> GenerationRequest:
 async def test_a_failing_step_answers_every_request_and_reports_unhealthy() -> None:
     core = ScriptedCore(fail_at=3)
     eng = engine(core)
-    results = await asyncio.gather(
-        *(eng.generate(req(f"r{i}", 50)) for i in range(6)), return_exceptions=True
-    )
+    pending = [asyncio.ensure_future(eng.generate(req(f"r{i}", 50))) for i in range(6)]
+    await asyncio.sleep(0.1)
+    core.go.set()
+    results = await asyncio.gather(*pending, return_exceptions=True)
     assert all(isinstance(r, EngineClosed) and r.recoverable for r in results)
     assert "decode failed" in str(results[0])
     health = eng.health()
