@@ -146,7 +146,9 @@ async def run_service(name: str, url: str, cfg: Config) -> None:
                     reconnect_wait_max=cfg.nats.reconnect_wait_max,
                 )
                 shutdown.parts, shutdown.worker = await start_worker(name, nc, cfg)
-            if shutdown.worker is not None:
+            # A signal during a start-up step that cannot be interrupted (loading a model in a
+            # thread) lands when the step returns: start-up is abandoned all the same.
+            if shutdown.worker is not None and not shutdown.starting.cancel_called:
                 log.info("%s serving %d consumers", name, len(shutdown.worker.consumers))
                 if shutdown.parts is not None and shutdown.parts.broken is not None:
                     tg.start_soon(shutdown.watch_health, shutdown.parts.broken)

@@ -85,6 +85,13 @@ async def test_requests_are_answered_once_with_tokens_and_provenance(
             asyncio.gather(*(client.ask(ask(f"r{i}", max_tokens=6 + i)) for i in range(6))),
             60,
         )
+        # Longer than the 2 s ack wait: in_progress keeps it from being redelivered.
+        long = await asyncio.wait_for(client.ask(ask("slow", max_tokens=200)), 60)
+        assert long.total_ms > 2000
+        info = await client_nc.jetstream().consumer_info(
+            stream_name("work", "np"), "inference-np-routine"
+        )
+        assert info.num_redelivered == 0
         # The same request again (a client retry): the stream drops it as a duplicate.
         await client.submit(ask("r0", max_tokens=6))
         await asyncio.sleep(1.0)
@@ -97,7 +104,7 @@ async def test_requests_are_answered_once_with_tokens_and_provenance(
         assert answer.model == "gemma3-270m" and answer.engine == "llama.cpp"
         assert answer.prompt_tokens > 3
         assert answer.total_ms >= answer.ttft_ms >= answer.queue_ms >= 0
-    assert len(client.received) == 6
+    assert len(client.received) == 7
 
 
 async def test_expired_too_long_and_malformed_requests(
