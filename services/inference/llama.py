@@ -109,9 +109,10 @@ class LlamaCore:
         self.max_sequences = settings.max_sequences
         self.kv_tokens = settings.sequence_tokens * settings.max_sequences
         mparams = llama_cpp.llama_model_default_params()
-        # Repacked weights use different kernels for one row and for many: a sequence's output
-        # would depend on what else is in its batch.
-        mparams.use_extra_bufts = False
+        invariant = settings.decode_group is not None
+        # Repacked weights and fused attention change their arithmetic with the number of rows:
+        # kept for throughput mode, where outputs may depend on batch mates anyway.
+        mparams.use_extra_bufts = not invariant
         model = llama_cpp.llama_model_load_from_file(str(settings.model_path).encode(), mparams)
         if not model:
             raise EngineStartError(
@@ -130,10 +131,13 @@ class LlamaCore:
         cparams.n_outputs_max = settings.max_sequences
         cparams.n_threads = settings.threads
         cparams.n_threads_batch = settings.threads
-        # One KV stream per sequence, and attention without the fused kernel: a sequence's
-        # cells then sit where they would sit alone, and batched output equals one-by-one.
+        # One KV stream per sequence: a sequence's cells sit where they would sit alone.
         cparams.kv_unified = False
-        cparams.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        cparams.flash_attn_type = (
+            llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+            if invariant
+            else llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
+        )
         cparams.no_perf = True
         ctx = llama_cpp.llama_init_from_model(model, cparams)
         if not ctx:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from services.inference.engine import Engine
-from services.inference.llama import LlamaCore, LlamaSettings
+from services.inference.llama import INVARIANT_DECODE_GROUP, LlamaCore, LlamaSettings
 from services.inference.registry import builtin_registry, verify_model
 from services.inference.runner import RunnerSettings, ThreadedEngine
 from services.inference.scheduler import SchedulerSettings
@@ -31,6 +31,7 @@ async def llama_engine(
     reserved_sequences: int = 1,
     sequence_tokens: int = 1024,
     chat_template: str | None = None,
+    decode_group: int | None = INVARIANT_DECODE_GROUP,
 ) -> AsyncIterator[Engine]:
     scheduler = SchedulerSettings(
         max_sequences=max_sequences,
@@ -45,6 +46,7 @@ async def llama_engine(
             max_sequences=max_sequences,
             threads=2,
             chat_template=chat_template,
+            decode_group=decode_group,
         ),
         scheduler,
     )
@@ -62,3 +64,18 @@ class TestLlamaCpp(EngineConformance):
             return llama_engine(default_model, **kw)
 
         return open_
+
+
+class TestLlamaCppThroughputMode(EngineConformance):
+    """``inference.batch_invariant = false``: every sequence in one call, repacked weights and
+    fused attention; everything holds but batch invariance, which this mode does not promise."""
+
+    @pytest.fixture
+    def open_engine(self, default_model: Path) -> OpenEngine:
+        def open_(**kw: Any) -> Any:
+            return llama_engine(default_model, decode_group=None, **kw)
+
+        return open_
+
+    async def test_batched_output_equals_one_by_one(self, open_engine: OpenEngine) -> None:
+        pytest.skip("throughput mode trades batch invariance for speed (docs/BENCHMARKS.md)")
