@@ -365,10 +365,9 @@ class ThreadedEngine:
             pending = [q for _, q in self._inbox if isinstance(q, Sequence)]
             self._inbox.clear()
         reason = self._error or "the engine closed"
-        # Everything the engine knows of, whatever list a failure left it in, gets an answer.
+        # Everything the engine knows of, whatever list a failure left it in, gets an answer —
+        # after its resources are back, so whoever reads the answer finds the engine settled.
         admitted = {q.key: q for q in [*self._by_id.values(), *self._running, *self._waiting]}
-        for seq in [*admitted.values(), *self._in_transit, *pending]:
-            self._reject(seq, EngineClosed(seq.request.request_id, reason))
         for seq in admitted.values():
             try:
                 self._core.release(seq)
@@ -381,3 +380,5 @@ class ThreadedEngine:
             self._core.close()
         except Exception:
             log.exception("closing the engine failed")
+        for seq in [*admitted.values(), *self._in_transit, *pending]:
+            self._reject(seq, EngineClosed(seq.request.request_id, reason))
