@@ -97,6 +97,8 @@ async def _monitor(port: int, path: str, until: str = "ok") -> Any:
 
 async def test_single_node_runs_with_its_limits(tmp_path: Path) -> None:
     with _servers([SINGLE], tmp_path) as ports:
+        # /varz shows JetStream's settings only once JetStream is up, which /healthz reports.
+        await _monitor(ports[8222], "/healthz")
         varz = await _monitor(ports[8222], "/varz")
     assert varz["max_payload"] == SERVER_MAX_PAYLOAD
     assert varz["max_pending"] >= 8 * SERVER_MAX_PAYLOAD
