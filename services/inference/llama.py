@@ -400,4 +400,7 @@ class LlamaCore:
     def _metadata(self, key: str) -> str | None:
         buf = ctypes.create_string_buffer(65536)
         n = llama_cpp.llama_model_meta_val_str(self._model, key.encode(), buf, len(buf))
+        if n >= len(buf):  # the value's full length: read it again, whole
+            buf = ctypes.create_string_buffer(n + 1)
+            n = llama_cpp.llama_model_meta_val_str(self._model, key.encode(), buf, len(buf))
         return buf.value.decode("utf-8", "replace") if n > 0 else None

@@ -97,6 +97,11 @@ class RunnerSettings:
     max_waiting: int = 256
 
 
+def _discard(fut: asyncio.Future[GenerationResult]) -> None:
+    if not fut.cancelled():
+        fut.exception()
+
+
 class ThreadedEngine:
     """:class:`services.inference.engine.Engine` over a :class:`Core`, on its own thread."""
 
@@ -150,6 +155,8 @@ class ThreadedEngine:
         try:
             return await asyncio.shield(seq.future)
         except asyncio.CancelledError:
+            # Nobody will read the answer now: mark it read, or asyncio logs it as lost.
+            seq.future.add_done_callback(_discard)
             # By key, not id: a later request may reuse the id (a redelivery).
             with self._cond:
                 if not self._closed:
