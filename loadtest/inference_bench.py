@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import nats
 
 from bus.embedded import EmbeddedNats
@@ -99,9 +100,7 @@ async def run_bus(requests: list[InferenceRequest], args: argparse.Namespace) ->
             try:
                 async with InferenceClient(js, "bench", labels=("np",)) as client:
                     warm = request_set(1, 2)[0]
-                    await client.ask(
-                        InferenceRequest(**{**_fields(warm), "request_id": "warm", "prompt": "w"})
-                    )
+                    await client.ask(msgspec.structs.replace(warm, request_id="warm", prompt="w"))
                     gate = asyncio.Semaphore(args.concurrency)
 
                     async def one(req: InferenceRequest) -> InferenceResult:
@@ -127,10 +126,6 @@ async def run_bus(requests: list[InferenceRequest], args: argparse.Namespace) ->
         },
         "texts": {a.request_id: a.text for a in answers},
     }
-
-
-def _fields(req: InferenceRequest) -> dict[str, Any]:
-    return {f: getattr(req, f) for f in req.__struct_fields__}
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:

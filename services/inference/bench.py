@@ -75,11 +75,9 @@ REPORTS = [
 ]
 
 
-#: Sequences per llama.cpp call (0 = all in one call); set from ``--decode-group``.
-DECODE_GROUP = [INVARIANT_DECODE_GROUP]
-
-
-def open_engine(model: Path, max_sequences: int, threads: int, reserved: int = 0) -> Engine:
+def open_engine(
+    model: Path, max_sequences: int, args: argparse.Namespace, reserved: int = 0
+) -> Engine:
     from services.inference.llama import LlamaCore, LlamaSettings
 
     scheduler = SchedulerSettings(
@@ -90,11 +88,10 @@ def open_engine(model: Path, max_sequences: int, threads: int, reserved: int = 0
             model_path=model,
             model_name="bench",
             max_sequences=max_sequences,
-            threads=threads,
+            threads=args.threads,
             sequence_tokens=2048,
-            decode_group=DECODE_GROUP[0] or None,
-        ),
-        scheduler,
+            decode_group=args.decode_group or None,
+        )
     )
     return ThreadedEngine(core, RunnerSettings(scheduler=scheduler, max_waiting=4096))
 
@@ -150,7 +147,7 @@ async def sweep(model: Path, args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     ref = await reference(model, args) if args.reference else {}
     for c in args.concurrency:
-        engine = open_engine(model, c, args.threads)
+        engine = open_engine(model, c, args)
         try:
             prompt = FILLER * 4  # ~128 tokens
             warm = [GenerationRequest(request_id="w", prompt=prompt, max_tokens=4)]
@@ -183,7 +180,7 @@ async def sweep(model: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 async def constrained(model: Path, args: argparse.Namespace) -> dict[str, Any]:
     c = args.concurrency[-1]
-    engine = open_engine(model, c, args.threads)
+    engine = open_engine(model, c, args)
     out: dict[str, Any] = {"concurrency": c}
     try:
         prompts = [
@@ -231,7 +228,7 @@ def _parses(text: str) -> bool:
 
 async def flash(model: Path, args: argparse.Namespace) -> dict[str, Any]:
     c = args.concurrency[-1]
-    engine = open_engine(model, c, args.threads, reserved=2)
+    engine = open_engine(model, c, args, reserved=2)
     out: dict[str, Any] = {"max_sequences": c, "reserved_sequences": 2}
     prompt = "FLASH. " + FILLER
     try:
@@ -292,7 +289,7 @@ async def requests_file(model: Path, args: argparse.Namespace) -> dict[str, Any]
     now = dt.datetime.now(dt.UTC)
     lines = args.requests_lines
     reqs = [to_generation(inference_request_decoder.decode(line), now) for line in lines if line]
-    engine = open_engine(model, args.max_sequences, args.threads, reserved=args.reserved)
+    engine = open_engine(model, args.max_sequences, args, reserved=args.reserved)
     try:
         await run_all(engine, [GenerationRequest(request_id="w", prompt="warm", max_tokens=2)], 1)
         results, seconds = await run_all(engine, reqs, args.concurrency[-1])
@@ -335,7 +332,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out")
     args = parser.parse_args(argv)
-    DECODE_GROUP[0] = args.decode_group
     args.requests_lines = (
         Path(args.requests_file).read_bytes().splitlines() if args.requests_file else []
     )

@@ -54,11 +54,10 @@ async def open_engine(cfg: Config) -> ThreadedEngine:
         max_sequences=inf.max_sequences,
         threads=inf.threads or os.cpu_count() or 1,
         batch_tokens=inf.batch_tokens,
-        prompt_style=spec.prompt_style,
         chat_template=spec.chat_template,
         context_length=spec.context_length,
         decode_group=INVARIANT_DECODE_GROUP if inf.batch_invariant else None,
     )
     # Loading maps the weights and allocates the KV cache: seconds, not for the event loop.
-    core = await anyio.to_thread.run_sync(LlamaCore, settings, scheduler)
+    core = await anyio.to_thread.run_sync(LlamaCore, settings)
     return ThreadedEngine(core, RunnerSettings(scheduler=scheduler, max_waiting=inf.max_waiting))

@@ -28,7 +28,6 @@ from services.inference.chat import render_chat
 from services.inference.engine import EngineError, PromptTooLong
 from services.inference.grammar import SchemaError, compile_schema
 from services.inference.runner import Sequence
-from services.inference.scheduler import SchedulerSettings
 
 log = logging.getLogger("vigie.engine.llama")
 
@@ -63,7 +62,6 @@ class LlamaSettings:
     threads: int = 2
     #: Most tokens in one decode call (prompt chunks included).
     batch_tokens: int = 512
-    prompt_style: str = "few-shot"
     chat_template: str | None = None
     #: What the registry says the model was trained for (the GGUF's own value also bounds it).
     context_length: int | None = None
@@ -101,10 +99,9 @@ class LlamaCore:
 
     engine_name = "llama.cpp"
 
-    def __init__(self, settings: LlamaSettings, scheduler: SchedulerSettings) -> None:
+    def __init__(self, settings: LlamaSettings) -> None:
         _ensure_backend()
         self.settings = settings
-        self.scheduler = scheduler
         self.model_name = settings.model_name
         self.max_sequences = settings.max_sequences
         self.kv_tokens = settings.sequence_tokens * settings.max_sequences

@@ -278,15 +278,15 @@ class ThreadedEngine:
         if rid in self._by_id:
             # A redelivery while the first delivery still runs: let it come back later.
             problem = "a request with this id is already in the engine"
-            self._reject(seq, EngineError(rid, problem, recoverable=True))
+            self._deliver(seq, EngineError(rid, problem, recoverable=True))
             return
         try:
             self._core.prepare(seq)
         except EngineError as exc:
-            self._reject(seq, exc)
+            self._deliver(seq, exc)
             return
         except Exception as exc:
-            self._reject(seq, EngineError(rid, f"{type(exc).__name__}: {exc}"))
+            self._deliver(seq, EngineError(rid, f"{type(exc).__name__}: {exc}"))
             return
         self.stats.tokens_prompt += len(seq.prompt)
         seq.arrived_step = self.stats.steps
@@ -318,7 +318,7 @@ class ThreadedEngine:
                 self._core.release(seq)
                 self.stats.expired += 1
                 rid = seq.request.request_id
-                self._reject(seq, Expired(rid, "its deadline passed before it started"))
+                self._deliver(seq, Expired(rid, "its deadline passed before it started"))
 
     def _finish(self, seq: Sequence, now: float) -> None:
         self._running.remove(seq)
@@ -363,9 +363,6 @@ class ThreadedEngine:
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
             loop.call_soon_threadsafe(settle)
 
-    def _reject(self, seq: Sequence, exc: EngineError) -> None:
-        self._deliver(seq, exc)
-
     def _shutdown(self) -> None:
         with self._cond:
             self._closed = True
@@ -388,4 +385,4 @@ class ThreadedEngine:
         except Exception:
             log.exception("closing the engine failed")
         for seq in [*admitted.values(), *self._in_transit, *pending]:
-            self._reject(seq, EngineClosed(seq.request.request_id, reason))
+            self._deliver(seq, EngineClosed(seq.request.request_id, reason))

@@ -18,15 +18,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-#: Precedence ranks, most urgent first; the rank is the index.
-RANKS: tuple[str, ...] = ("FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE")
+from schemas.v1 import PRECEDENCES
 
 
 def rank_of(precedence: str) -> int:
     try:
-        return RANKS.index(precedence.upper())
+        return PRECEDENCES.index(precedence.upper())
     except ValueError:
-        raise ValueError(f"unknown precedence {precedence!r}; expected one of {RANKS}") from None
+        raise ValueError(
+            f"unknown precedence {precedence!r}; expected one of {PRECEDENCES}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def plan_step(
     cells = sum(c.kv_tokens for c in running)
     routine_seqs = sum(1 for c in running if c.rank >= settings.preempt_below)
     routine_cells = sum(c.kv_tokens for c in running if c.rank >= settings.preempt_below)
-    top = min((c.rank for c in running), default=len(RANKS))
+    top = min((c.rank for c in running), default=len(PRECEDENCES))
     admit: list[Candidate] = []
     for cand in order:
         if seqs >= settings.max_sequences:

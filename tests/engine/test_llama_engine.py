@@ -47,8 +47,7 @@ async def llama_engine(
             threads=2,
             chat_template=chat_template,
             decode_group=decode_group,
-        ),
-        scheduler,
+        )
     )
     engine = ThreadedEngine(core, RunnerSettings(scheduler=scheduler))
     try:
