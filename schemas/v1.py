@@ -21,7 +21,8 @@ import msgspec
 from msgspec import Meta, Struct
 
 SCHEMA_MAJOR = 1
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+#: 1.1: task outputs (text, quality, flags), per-task provenance details, report flags.
 
 Label = Literal["np", "dr", "s", "ts"]
 #: Protection levels, lowest first: a derived product carries the highest of its inputs.
@@ -70,6 +71,8 @@ LanguageCode = Annotated[str, Meta(pattern=r"^[a-z]{2,3}$", description="ISO 639
 ShortText = Annotated[str, Meta(max_length=256)]
 Confidence = Annotated[float, Meta(ge=0.0, le=1.0)]
 Offset = Annotated[int, Meta(ge=0)]
+Count = Annotated[int, Meta(ge=0)]
+Millis = Annotated[float, Meta(ge=0)]
 Time = Annotated[dt.datetime, Meta(tz=True)]
 
 
@@ -157,7 +160,11 @@ class Entity(_Wire, frozen=True):
 
 
 class Provenance(_Wire, frozen=True):
-    """Which component produced a part of the event, in which version, and when."""
+    """Which component produced a part of the event, in which version, and when.
+
+    For a model-backed task also: the adapter (``None``: the base weights), the prompt version
+    and style, the attempts it took, and the last attempt's tokens and timings.
+    """
 
     stage: ShortText
     version: ShortText
@@ -165,12 +172,63 @@ class Provenance(_Wire, frozen=True):
     finished_at: Time
     model: ShortText | None = None
     engine: ShortText | None = None
+    adapter: ShortText | None = None
+    prompt_version: ShortText | None = None
+    prompt_style: Literal["chat", "few-shot"] | None = None
+    attempts: Count = 0
+    prompt_tokens: Count = 0
+    completion_tokens: Count = 0
+    queue_ms: Millis = 0.0
+    ttft_ms: Millis = 0.0
+    generation_ms: Millis = 0.0
+
+
+FlagCode = Literal[
+    "suspected_injection",
+    "unfaithful_summary",
+    "glossary_missed",
+    "protected_altered",
+    "entities_dropped",
+    "output_invalid",
+]
+
+
+class Flag(_Wire, frozen=True):
+    """Something an analyst must know about a report or a task's output.
+
+    ``items`` names what triggered it (the phrases addressing the model, the summary's facts
+    absent from the source, the glossary terms not followed…), at most 32 of them.
+    """
+
+    code: FlagCode
+    detail: str
+    task: TaskName | None = None
+    items: Annotated[list[ShortText], Meta(max_length=32)] = []
+
+
+class Quality(_Wire, frozen=True):
+    """Measured checks of one task's output against its source (counts, not judgements)."""
+
+    #: Glossary terms found in the source, and how many of them got their required target term.
+    glossary_terms: Count = 0
+    glossary_followed: Count = 0
+    #: Do-not-translate tokens in the source, and how many the output kept byte for byte.
+    protected_tokens: Count = 0
+    protected_kept: Count = 0
+    #: Checkable facts of a summary (numbers, DTGs, grids, units, equipment), and those the
+    #: source does not contain.
+    facts_checked: Count = 0
+    facts_unsupported: Count = 0
+    #: Entities the model proposed, and those located in the source text.
+    entities_proposed: Count = 0
+    entities_grounded: Count = 0
 
 
 class TaskOutcome(_Wire, frozen=True):
     task: TaskName
     status: TaskStatus
     detail: str | None = None
+    quality: Quality | None = None
 
 
 # ---------------------------------------------------------------- internal work
@@ -200,6 +258,8 @@ class IngestedReport(_Wire, frozen=True, tag="ingested", tag_field="type"):
     originator: ShortText | None = None
     sensor: SensorReading | None = None
     provenance: list[Provenance] = []
+    #: What ingest noticed in the text (text addressing the model: ``suspected_injection``).
+    flags: list[Flag] = []
 
 
 class TaskResult(_Wire, frozen=True, tag="result", tag_field="type"):
@@ -214,6 +274,11 @@ class TaskResult(_Wire, frozen=True, tag="result", tag_field="type"):
     entities: list[Entity] = []
     dropped_entities: Annotated[int, Meta(ge=0)] = 0
     provenance: Provenance | None = None
+    #: The translation or the summary.
+    text: str | None = None
+    text_language: LanguageCode | None = None
+    quality: Quality | None = None
+    flags: list[Flag] = []
 
 
 CollateInput = IngestedReport | TaskResult
@@ -343,6 +408,10 @@ class EnrichedEvent(_Wire, frozen=True):
     sensor: SensorReading | None = None
     translation: str | None = None
     summary: str | None = None
+    #: Language of the translation and the summary.
+    target_language: LanguageCode | None = None
+    #: The report's and the tasks' flags: an analyst reads these before trusting the outputs.
+    flags: list[Flag] = []
 
 
 class DeadLetter(_Wire, frozen=True):

@@ -33,6 +33,7 @@ from services.settings import (
     NatsConfig,
     Precedence,
     Task,
+    TasksConfig,
     _Section,
     topology_settings,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "InferenceConfig",
+    "TasksConfig",
     "IngestConfig",
     "Label",
     "LoadedConfig",
@@ -136,7 +138,7 @@ def _expect(tp: Any) -> str:
         return "one of " + ", ".join(str(a) for a in args)
     if origin is tuple:
         return f"a {'non-empty ' if info.get('min_length') else ''}list, each {_expect(args[0])}"
-    noun = {float: "a number", int: "a whole number", str: "a string"}.get(base, str(base))
+    noun = {bool: "true or false", float: "a number", int: "a whole number", str: "a string"}.get(base, str(base))
     if "unit" in info:
         noun += f" of {info['unit']}"
     if "ge" in info and "le" in info:

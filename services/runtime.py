@@ -19,10 +19,11 @@ from bus.publish import JetStreamPublisher, Publisher
 from bus.topology import ConsumerSpec, Topology, build_topology, kv_bucket
 from bus.worker import Delivery, DeliveryBudget, Outcome, Worker, WorkerSettings, fixed_budget
 from services.config import Config, topology_settings
+from services.inference.engine import Engine
 
 log = logging.getLogger("vigie.runtime")
 
-SERVICES: tuple[str, ...] = ("ingest", "extract", "inference", "collate")
+SERVICES: tuple[str, ...] = ("ingest", "extract", "translate", "summarise", "inference", "collate")
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,15 @@ async def _buckets(
 
 
 async def build_service(
-    name: str, js: JetStreamContext, publisher: Publisher, topology: Topology, cfg: Config
+    name: str,
+    js: JetStreamContext,
+    publisher: Publisher,
+    topology: Topology,
+    cfg: Config,
+    engine: Engine | None = None,
 ) -> ServiceParts:
+    """The named service's handler and consumers; ``engine`` replaces the configured one
+    (a stand-in, for tests and the bus-overhead benchmark)."""
     labels = tuple(cfg.bus.labels)
     if name == "ingest":
         from services.ingest.normalise import LanguageIdentifier
@@ -90,18 +98,24 @@ async def build_service(
             languages,
         )
         return ServiceParts(ingest.handle, topology.consumers_for("ingest", labels))
-    if name == "extract":
-        from services.extract.service import ExtractService
+    if name in ("extract", "translate", "summarise"):
+        from services.tasks.service import ModelTaskService
+        from services.tasks.wiring import task_consumers, task_logic
 
+        # Loading the glossary reads files: not on the event loop.
+        logic = await anyio.to_thread.run_sync(task_logic, name, cfg)
         return ServiceParts(
-            ExtractService(publisher).handle, topology.consumers_for("extract", labels)
+            ModelTaskService(logic, publisher, model=cfg.inference.model).handle,
+            task_consumers(name, topology, labels),
         )
     if name == "inference":
         from services.inference.factory import open_engine
         from services.inference.service import InferenceService
 
-        engine = await open_engine(cfg)
+        if engine is None:
+            engine = await open_engine(cfg)
         consumers = topology.consumers_for("inference", labels)
+        served = engine
         log.info("engine %s serving model %s", engine.name, engine.model)
         return ServiceParts(
             InferenceService(engine, publisher).handle,
@@ -110,7 +124,7 @@ async def build_service(
             # a slot, and the engine queues the few extra requests by precedence.
             concurrency=cfg.inference.max_sequences + len(consumers),
             aclose=engine.aclose,
-            broken=lambda: None if engine.health().ok else engine.health().detail,
+            broken=lambda: None if served.health().ok else served.health().detail,
         )
     if name == "collate":
         from services.collate.service import CollateService
@@ -166,12 +180,14 @@ async def run_service(name: str, url: str, cfg: Config) -> None:
         tg.cancel_scope.cancel()
 
 
-async def start_worker(name: str, nc: Client, cfg: Config) -> tuple[ServiceParts, Worker]:
+async def start_worker(
+    name: str, nc: Client, cfg: Config, engine: Engine | None = None
+) -> tuple[ServiceParts, Worker]:
     js = nc.jetstream()
     topology = build_topology(topology_settings(cfg))
     await provision_with_retry(js, topology)
     publisher = JetStreamPublisher(js)
-    parts = await build_service(name, js, publisher, topology, cfg)
+    parts = await build_service(name, js, publisher, topology, cfg, engine)
     settings = worker_settings(cfg)
     if parts.concurrency is not None:
         settings = replace(settings, concurrency=parts.concurrency)

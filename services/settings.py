@@ -119,7 +119,7 @@ class IngestConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     ] = 262144
     tasks: Annotated[
         tuple[Task, ...], Meta(min_length=1, description="Tasks ingest asks for on each report.")
-    ] = ("extract",)
+    ] = ("extract", "translate", "summarise")
     default_precedence: Annotated[
         Precedence, Meta(description="Precedence of a report that states none.")
     ] = "ROUTINE"
@@ -211,6 +211,67 @@ class InferenceConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields
     max_waiting: Annotated[
         int, Meta(ge=1, description="Requests that may wait inside the engine for a slot.")
     ] = 64
+    gpu_mode: Annotated[
+        Literal["auto", "paged", "static"],
+        Meta(
+            description="ExLlamaV2 engine only: paged = continuous batching with the dynamic "
+            "generator (needs flash-attn >= 2.5.7); static = batches through a cache of "
+            "max_sequences rows, JSON schemas validated rather than enforced; auto = paged when "
+            "flash-attn allows it, else static. The mode chosen is logged and shown by "
+            "`vigie models`.",
+        ),
+    ] = "auto"
+    gpu_cache: Annotated[
+        Literal["fp16", "q8", "q6", "q4"],
+        Meta(
+            description="ExLlamaV2 engine only: KV cache precision; q4/q6/q8 hold 2-4x more "
+            "tokens in the same GPU memory.",
+        ),
+    ] = "fp16"
+
+
+class TasksConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    target_language: Annotated[
+        str,
+        Meta(
+            pattern=r"^[a-z]{2}$",
+            description="Language of translations and summaries (ISO 639-1); a report already "
+            "in it is not translated.",
+        ),
+    ] = "fr"
+    glossary_dir: Annotated[
+        str | None,
+        Meta(
+            description="Directory of glossaries (<src>-<dst>.tsv) and the do-not-translate "
+            "list (protected.txt); unset = the shipped military glossary.",
+            extra={"expect": "a path to a directory, or none"},
+        ),
+    ] = None
+    prompt_style: Annotated[
+        Literal["auto", "chat", "few-shot"],
+        Meta(
+            description="How tasks prompt the model: auto = the served model's prompt_style in "
+            "the registry; chat = instruction model; few-shot = base model with examples.",
+        ),
+    ] = "auto"
+    extract_with_model: Annotated[
+        bool,
+        Meta(
+            description="Extract asks the model for entities (grounded in the text, merged "
+            "with the pattern entities); false = patterns only, no engine needed.",
+        ),
+    ] = True
+    summary_max_words: Annotated[
+        int, Meta(ge=10, le=400, description="Longest summary, in words.")
+    ] = 60
+    max_tokens: Annotated[
+        int,
+        Meta(
+            ge=32,
+            le=32768,
+            description="Most tokens a task may ask the engine to generate, retries included.",
+        ),
+    ] = 1024
 
 
 class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -220,6 +281,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     ingest: IngestConfig = msgspec.field(default_factory=IngestConfig)
     collate: CollateConfig = msgspec.field(default_factory=CollateConfig)
     inference: InferenceConfig = msgspec.field(default_factory=InferenceConfig)
+    tasks: TasksConfig = msgspec.field(default_factory=TasksConfig)
 
 
 def topology_settings(cfg: Config) -> TopologySettings:

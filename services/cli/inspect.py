@@ -16,7 +16,15 @@ from nats.js.errors import NotFoundError
 
 from bus.topology import Topology, build_topology
 from schemas import headers as H
-from schemas.v1 import DeadLetter, EnrichedEvent, Entity, dead_letter_decoder, enriched_decoder
+from schemas.v1 import (
+    DeadLetter,
+    EnrichedEvent,
+    Entity,
+    Flag,
+    TaskOutcome,
+    dead_letter_decoder,
+    enriched_decoder,
+)
 from services.cli.common import (
     JETSTREAM_ERRORS,
     add_nats_option,
@@ -85,11 +93,43 @@ def format_enriched(subject: str, event: EnrichedEvent) -> str:
     lines = [
         f"{subject}  report {event.report_id[:12]}  {revision}  {event.label}  "
         f"{event.precedence}  {language}",
-        "  tasks   " + ", ".join(f"{t.task} {t.status}" for t in event.tasks),
+        "  tasks   " + ", ".join(_format_outcome(t) for t in event.tasks),
     ]
+    lines += [f"  flag    {_format_flag(f)}" for f in event.flags]
     lines += [f"  entity  {format_entity(e)}" for e in event.entities]
     lines.append(f"  text    {shorten(event.normalised_text, 200)}")
+    target = event.target_language or "?"
+    if event.translation is not None:
+        lines.append(f"  {target:<7} {shorten(event.translation, 300)}")
+    if event.summary is not None:
+        lines.append(f"  summary {shorten(event.summary, 300)}")
+    models = sorted({f"{p.model} ({p.engine})" for p in event.provenance if p.model})
+    if models:
+        lines.append("  model   " + ", ".join(models))
     return "\n".join(lines)
+
+
+def _format_outcome(outcome: TaskOutcome) -> str:
+    text = f"{outcome.task} {outcome.status}"
+    q = outcome.quality
+    if q is None:
+        return text
+    checks = []
+    if q.glossary_terms:
+        checks.append(f"glossary {q.glossary_followed}/{q.glossary_terms}")
+    if q.protected_tokens:
+        checks.append(f"protected {q.protected_kept}/{q.protected_tokens}")
+    if q.facts_checked:
+        checks.append(f"facts {q.facts_checked - q.facts_unsupported}/{q.facts_checked}")
+    if q.entities_proposed:
+        checks.append(f"grounded {q.entities_grounded}/{q.entities_proposed}")
+    return text + (f" ({', '.join(checks)})" if checks else "")
+
+
+def _format_flag(flag: Flag) -> str:
+    where = f"{flag.task}: " if flag.task else ""
+    items = f" [{', '.join(flag.items[:6])}]" if flag.items else ""
+    return f"{flag.code}  {where}{shorten(flag.detail, 120)}{shorten(items, 160)}"
 
 
 def format_dead_letter(subject: str, letter: DeadLetter) -> str:

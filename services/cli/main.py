@@ -17,6 +17,7 @@ from bus.publish import PublishError
 from services.config import ConfigError, LoadedConfig, load_config
 from services.inference.registry import ModelError
 from services.runtime import ServiceBroken
+from services.translate.glossary import GlossaryError
 
 Command = Callable[[argparse.Namespace, LoadedConfig], Awaitable[int]]
 
@@ -86,6 +87,7 @@ _KNOWN = (
     ProvisionError,
     ModelError,
     ServiceBroken,
+    GlossaryError,
 )
 
 

@@ -84,10 +84,21 @@ async def cmd_models(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         row = model_row(registry, spec, model_path(spec, data_dir), verified)
         row["served"] = spec.name == served
         rows.append(row)
+    inf = loaded.config.inference
+    engine_line = f"engine {inf.engine}"
+    if inf.engine == "exllamav2":
+        from services.inference.exllama import mode_report
+
+        # Probing imports torch (seconds), never exllamav2 (whose import compiles CUDA code).
+        mode = await anyio.to_thread.run_sync(mode_report, inf.gpu_mode)
+        engine_line += f", mode {mode}"
+        for row in rows:
+            if row["served"]:
+                row["engine"], row["gpu_mode"] = inf.engine, mode
     if args.json:
         print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode(), flush=True)
     else:
-        print(f"registry {registry.source}, data dir {data_dir}")
+        print(f"registry {registry.source}, data dir {data_dir}, {engine_line}")
         print(render_table(rows), flush=True)
     for error in errors:
         print(f"vigie: {error}", file=sys.stderr, flush=True)

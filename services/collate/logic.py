@@ -111,7 +111,9 @@ def build_event(
     included = [r for r in state.results if r.task in revision.tasks]
     by_task = {r.task: r for r in included}
     outcomes = [
-        TaskOutcome(task=t, status=by_task[t].status, detail=by_task[t].detail)
+        TaskOutcome(
+            task=t, status=by_task[t].status, detail=by_task[t].detail, quality=by_task[t].quality
+        )
         if t in by_task
         else TaskOutcome(task=t, status="missing", detail="no answer before the deadline")
         for t in report.expected_tasks
@@ -120,6 +122,8 @@ def build_event(
         (e for r in included for e in r.entities), key=lambda e: (e.start, e.end, e.type)
     )
     provenance = [*report.provenance, *(r.provenance for r in included if r.provenance)]
+    flags = [*report.flags, *(f for r in included for f in r.flags)]
+    translation, summary = by_task.get("translate"), by_task.get("summarise")
     provenance.append(Provenance(stage="collate", version=VERSION, started_at=now, finished_at=now))
     return EnrichedEvent(
         report_id=report.report_id,
@@ -143,4 +147,16 @@ def build_event(
         observed_at=report.observed_at,
         originator=report.originator,
         sensor=report.sensor,
+        translation=_text_of(translation),
+        summary=_text_of(summary),
+        target_language=_language_of(translation) or _language_of(summary),
+        flags=flags,
     )
+
+
+def _text_of(result: TaskResult | None) -> str | None:
+    return result.text if result is not None and result.status == "ok" else None
+
+
+def _language_of(result: TaskResult | None) -> str | None:
+    return result.text_language if result is not None and result.status == "ok" else None

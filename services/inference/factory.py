@@ -31,12 +31,8 @@ async def open_engine(cfg: Config) -> ThreadedEngine:
     """Verify the served model's checksum (cached while the file is unchanged), load it."""
     inf = cfg.inference
     spec = served_model(cfg)
-    if inf.engine != "llama.cpp":
-        raise ModelError(
-            spec.name,
-            f"engine {inf.engine} is not available in this build",
-            'set inference.engine = "llama.cpp"',
-        )
+    if inf.engine == "exllamav2":
+        return await open_exllama_engine(cfg, spec)
     if spec.format != "gguf":
         raise ModelError(
             spec.name,
@@ -61,3 +57,44 @@ async def open_engine(cfg: Config) -> ThreadedEngine:
     # Loading maps the weights and allocates the KV cache: seconds, not for the event loop.
     core = await anyio.to_thread.run_sync(LlamaCore, settings)
     return ThreadedEngine(core, RunnerSettings(scheduler=scheduler, max_waiting=inf.max_waiting))
+
+
+async def open_exllama_engine(cfg: Config, spec: ModelSpec) -> ThreadedEngine:
+    """The GPU engine: a directory model (exl2 or hf), verified, then loaded by exllamav2 in the
+    mode the host allows (``inference.gpu_mode``); raises ModelError (GpuUnavailable when
+    torch, CUDA or exllamav2 is missing)."""
+    inf = cfg.inference
+    if spec.format not in ("exl2", "hf"):
+        raise ModelError(
+            spec.name,
+            f"exllamav2 serves a directory of safetensors (exl2 or hf), this model is "
+            f"{spec.format}",
+            'choose an exl2 or hf model (inference.model) or set inference.engine = "llama.cpp"',
+        )
+    from services.inference.exllama import ExllamaSettings, GpuUnavailable, probe_runtime
+
+    # Before hashing gigabytes: a host that cannot run the engine says so at once.
+    runtime = await anyio.to_thread.run_sync(probe_runtime)
+    if runtime.missing:
+        raise GpuUnavailable(spec.name, runtime.missing)
+    verified = await anyio.to_thread.run_sync(verify_model, spec, Path(cfg.nats.data_dir))
+    from services.inference.exllama import open_exllama_core
+
+    settings = ExllamaSettings(
+        model_dir=verified.path,
+        model_name=spec.name,
+        mode=inf.gpu_mode,
+        sequence_tokens=inf.sequence_tokens,
+        max_sequences=inf.max_sequences,
+        reserved_sequences=inf.reserved_sequences,
+        batch_tokens=inf.batch_tokens,
+        cache=inf.gpu_cache,
+        chat_template=spec.chat_template,
+        context_length=spec.context_length,
+        batch_invariant=inf.batch_invariant,
+    )
+    # Importing exllamav2 may compile its extension (minutes, once); loading takes seconds.
+    core = await anyio.to_thread.run_sync(open_exllama_core, settings)
+    return ThreadedEngine(
+        core, RunnerSettings(scheduler=scheduler_settings(inf), max_waiting=inf.max_waiting)
+    )

@@ -18,8 +18,9 @@ from bus.topology import collate_subject, parse_feed_subject, work_subject
 from bus.tracing import continue_or_start
 from bus.worker import Ack, Delivery, Outcome, Reject
 from schemas import headers as H
-from schemas.v1 import IngestedReport, Precedence, Provenance, TaskName, json_encoder
+from schemas.v1 import Flag, IngestedReport, Precedence, Provenance, TaskName, json_encoder
 from services.config import CollateConfig
+from services.ingest.injection import injection_flag, suspected_injection
 from services.ingest.normalise import LanguageIdentifier
 from services.ingest.parse import (
     Accepted,
@@ -29,7 +30,7 @@ from services.ingest.parse import (
 )
 
 log = logging.getLogger("vigie.ingest")
-VERSION = "ingest/1.0"
+VERSION = "ingest/1.1"
 #: Texts up to this size are identified on the loop (well under a millisecond).
 INLINE_TEXT_CHARS = 4096
 
@@ -50,7 +51,7 @@ _seen_decoder = msgspec.json.Decoder(SeenRecord)
 @dataclass(frozen=True)
 class IngestSettings:
     max_text_bytes: int = 262_144
-    tasks: tuple[TaskName, ...] = ("extract",)
+    tasks: tuple[TaskName, ...] = ("extract", "translate", "summarise")
     default_precedence: Precedence = "ROUTINE"
     #: Seconds from ingest to a report's partial event: collate's deadlines, one source.
     deadline_for: Callable[[str], float] = CollateConfig().deadline_for
@@ -106,6 +107,7 @@ class IngestService:
             log.info("duplicate of %s dropped (%s seq %d)", report_id, d.stream, d.stream_seq)
             return Ack()
         language, confidence = await self._language(accepted)
+        flags = await self._flags(accepted.normalised_text)
         trace = continue_or_start(d.headers)
         ingested_at = self._clock()
         deadline = ingested_at + dt.timedelta(
@@ -130,6 +132,7 @@ class IngestService:
             observed_at=accepted.observed_at,
             originator=accepted.originator,
             sensor=accepted.sensor,
+            flags=flags,
             provenance=[
                 Provenance(
                     stage="ingest", version=VERSION, started_at=started, finished_at=ingested_at
@@ -192,6 +195,15 @@ class IngestService:
                     report_id=report_id,
                 )
             return False
+
+    async def _flags(self, text: str) -> list[Flag]:
+        """Text that addresses the model is flagged here, once for every task's output."""
+        if len(text) <= INLINE_TEXT_CHARS:
+            phrases = suspected_injection(text)
+        else:
+            phrases = await anyio.to_thread.run_sync(suspected_injection, text)
+        flag = injection_flag(phrases)
+        return [flag] if flag is not None else []
 
     async def _language(self, accepted: Accepted) -> tuple[str | None, float | None]:
         if accepted.language:

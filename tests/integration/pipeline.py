@@ -15,7 +15,8 @@ from bus.connect import connect
 from bus.topology import LABELS, stream_name
 from bus.worker import Worker
 from schemas.v1 import DeadLetter, EnrichedEvent, dead_letter_decoder, enriched_decoder
-from services.config import BusConfig, CollateConfig, Config, IngestConfig
+from services.config import BusConfig, CollateConfig, Config, IngestConfig, TasksConfig
+from services.inference.engine import Engine
 from services.runtime import ServiceParts, start_worker
 
 
@@ -29,7 +30,13 @@ def fast_config(**sections: object) -> Config:
         stream_max_bytes=32 * 1024 * 1024,
     )
     collate = CollateConfig(deadline_routine=30.0, recheck_interval=0.5)
-    parts: dict[str, object] = {"bus": bus, "collate": collate, "ingest": IngestConfig()}
+    # The spine's tests run without an engine: patterns-only extraction, no model tasks.
+    parts: dict[str, object] = {
+        "bus": bus,
+        "collate": collate,
+        "ingest": IngestConfig(tasks=("extract",)),
+        "tasks": TasksConfig(extract_with_model=False),
+    }
     parts.update(sections)
     return Config(**parts)  # type: ignore[arg-type]
 
@@ -102,14 +109,20 @@ class Running:
 
 @asynccontextmanager
 async def pipeline(
-    url: str, cfg: Config, services: tuple[str, ...] = ("ingest", "extract", "collate")
+    url: str,
+    cfg: Config,
+    services: tuple[str, ...] = ("ingest", "extract", "collate"),
+    engine: Engine | None = None,
 ) -> AsyncIterator[Running]:
+    """The services, in-process; ``engine`` (a stand-in) replaces the inference service's."""
     running = Running({}, {}, {})
     async with anyio.create_task_group() as tg:
         for name in services:
             nc = await connect(url, name=f"test-{name}")
             running.clients[name] = nc
-            parts, worker = await start_worker(name, nc, cfg)
+            parts, worker = await start_worker(
+                name, nc, cfg, engine if name == "inference" else None
+            )
             running.workers[name] = worker
             running.parts[name] = parts
             tg.start_soon(worker.run)

@@ -9,7 +9,7 @@ import pytest
 
 from bus.worker import Reject
 from schemas.v1 import IngestedReport, json_encoder, readable
-from services.extract.service import decode_work
+from services.tasks.service import decode_report as decode_work
 
 T0 = dt.datetime(2026, 11, 25, 14, 30, tzinfo=dt.UTC)
 REPORT = IngestedReport(

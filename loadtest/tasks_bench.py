@@ -1,0 +1,241 @@
+"""The three model tasks through the whole pipeline on the default model.
+
+An embedded nats-server and every service as its own process (`vigie run …`, the real CPU
+engine); this process publishes the fixture reports (``loadtest.fixtures``) keeping N reports in
+flight (closed loop: a report is published when one completes), for N in ``--inflight``, and
+reads the enriched events. Per level: reports/s, and p50/p99 latency of each task (ingest to the
+task's answer, from the event's provenance) and of the whole report (publish to its complete
+event). Over all events: glossary adherence (source glossary terms whose required French term
+appears), protected tokens kept, and the grounded-entity rate (model entities located in the
+text / proposed). Usage::
+
+    python -m loadtest.tasks_bench [--inflight 1 4 16] [--reports 20] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import nats
+from nats.aio.msg import Msg
+
+from bus.embedded import EmbeddedNats
+from bus.provision import provision
+from bus.topology import TopologySettings, build_topology
+from loadtest.fixtures import FIXTURES
+from schemas import headers as H
+from schemas.v1 import EnrichedEvent, enriched_decoder
+
+SERVICES = ("ingest", "extract", "translate", "summarise", "inference", "collate")
+TASKS = ("extract", "translate", "summarise")
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def task_latencies(event: EnrichedEvent) -> dict[str, float]:
+    """Seconds from the end of ingest to each task's answer."""
+    by_stage = {p.stage: p for p in event.provenance}
+    ingest = by_stage.get("ingest")
+    if ingest is None:
+        return {}
+    return {
+        t: (by_stage[t].finished_at - ingest.finished_at).total_seconds()
+        for t in TASKS
+        if t in by_stage
+    }
+
+
+class Run:
+    def __init__(self) -> None:
+        self.published: dict[str, float] = {}
+        self.complete: dict[str, tuple[float, EnrichedEvent]] = {}
+        self.changed = asyncio.Event()
+
+    async def on_event(self, msg: Msg) -> None:
+        event = enriched_decoder.decode(msg.data)
+        if event.partial:
+            return
+        msg_id = event.publisher_id or ""
+        if msg_id in self.published and msg_id not in self.complete:
+            self.complete[msg_id] = (time.monotonic(), event)
+            self.changed.set()
+
+
+async def one_level(js: Any, run: Run, inflight: int, reports: int, tag: str) -> dict[str, Any]:
+    ids = [f"{tag}-{i}" for i in range(reports)]
+    pending = list(enumerate(ids))
+    in_flight: set[str] = set()
+    started = time.monotonic()
+    while pending or in_flight:
+        while pending and len(in_flight) < inflight:
+            i, msg_id = pending.pop(0)
+            fixture = FIXTURES[i % len(FIXTURES)]
+            run.published[msg_id] = time.monotonic()
+            await js.publish(
+                f"feeds.np.report.bench-{fixture.language}",
+                fixture.text.encode(),
+                headers={H.MSG_ID: msg_id},
+            )
+            in_flight.add(msg_id)
+        run.changed.clear()
+        in_flight -= set(run.complete)
+        if in_flight and not run.changed.is_set():
+            await asyncio.wait_for(run.changed.wait(), timeout=900)
+        in_flight -= set(run.complete)
+    seconds = time.monotonic() - started
+    events = [run.complete[i][1] for i in ids]
+    e2e = [run.complete[i][0] - run.published[i] for i in ids]
+    per_task: dict[str, list[float]] = {t: [] for t in TASKS}
+    for event in events:
+        for task, s in task_latencies(event).items():
+            per_task[task].append(s)
+
+    def ms(v: float | None) -> float | None:
+        return None if v is None else round(v * 1000, 1)
+
+    return {
+        "inflight": inflight,
+        "reports": reports,
+        "seconds": round(seconds, 2),
+        "reports_per_s": round(reports / seconds, 3),
+        "report_ms": {"p50": ms(percentile(e2e, 0.5)), "p99": ms(percentile(e2e, 0.99))},
+        "task_ms": {
+            t: {"p50": ms(percentile(v, 0.5)), "p99": ms(percentile(v, 0.99))}
+            for t, v in per_task.items()
+        },
+        "events": events,
+    }
+
+
+def quality(events: list[EnrichedEvent]) -> dict[str, Any]:
+    totals = dict.fromkeys(
+        (
+            "glossary_terms",
+            "glossary_followed",
+            "protected_tokens",
+            "protected_kept",
+            "entities_proposed",
+            "entities_grounded",
+            "facts_checked",
+            "facts_unsupported",
+        ),
+        0,
+    )
+    statuses: dict[str, dict[str, int]] = {t: {} for t in TASKS}
+    flags: dict[str, int] = {}
+    for event in events:
+        for outcome in event.tasks:
+            counts = statuses[outcome.task]
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+            if outcome.quality is not None:
+                for key in totals:
+                    totals[key] += getattr(outcome.quality, key)
+        for flag in event.flags:
+            flags[flag.code] = flags.get(flag.code, 0) + 1
+
+    def rate(a: str, b: str) -> float | None:
+        return round(totals[a] / totals[b], 3) if totals[b] else None
+
+    return {
+        "glossary_adherence": rate("glossary_followed", "glossary_terms"),
+        "protected_kept_rate": rate("protected_kept", "protected_tokens"),
+        "grounded_entity_rate": rate("entities_grounded", "entities_proposed"),
+        "summary_facts_supported_rate": None
+        if not totals["facts_checked"]
+        else round(1 - totals["facts_unsupported"] / totals["facts_checked"], 3),
+        "totals": totals,
+        "statuses": statuses,
+        "flags": flags,
+    }
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="vigie-tasks-") as tmp:
+        async with EmbeddedNats(data_dir=Path(tmp) / "nats", sync_interval="always") as server:
+            nc = await nats.connect(server.url)
+            js = nc.jetstream()
+            await provision(
+                js, build_topology(TopologySettings(stream_max_bytes=256 << 20, labels=("np",)))
+            )
+            env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")}
+            env.update(
+                VIGIE_LOG_LEVEL="warning",
+                VIGIE_BUS__LABELS="np",
+                VIGIE_NATS__DATA_DIR=args.data_dir,
+                VIGIE_INFERENCE__THREADS=str(args.threads),
+            )
+            procs = [
+                await asyncio.create_subprocess_exec(
+                    *(sys.executable, "-m", "services.cli.main", "run", name),
+                    *("--nats", server.url),
+                    env=env,
+                    stdin=asyncio.subprocess.DEVNULL,
+                )
+                for name in SERVICES
+            ]
+            run = Run()
+            await nc.subscribe("enriched.np.>", cb=run.on_event)
+            try:
+                # One report first: models loaded, caches warm, before anything is timed.
+                await one_level(js, run, 1, 1, f"warm-{time.time_ns()}")
+                levels = []
+                for n in args.inflight:
+                    level = await one_level(js, run, n, args.reports, f"n{n}-{time.time_ns()}")
+                    levels.append(level)
+                    print(
+                        f"inflight {n}: {level['reports_per_s']} reports/s, "
+                        f"report p50 {level['report_ms']['p50']} ms",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            finally:
+                for proc in procs:
+                    proc.send_signal(signal.SIGTERM)
+                for proc in procs:
+                    await proc.wait()
+                await nc.close()
+    events = [e for level in levels for e in level.pop("events")]
+    return {
+        "benchmark": "three model tasks through the pipeline, default model",
+        "levels": levels,
+        "quality": quality(events),
+        "fixtures": len(FIXTURES),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "threads": args.threads,
+        "sync_interval": "always",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="loadtest.tasks_bench", description=__doc__)
+    parser.add_argument("--inflight", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--reports", type=int, default=len(FIXTURES))
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--data-dir", default=".vigie")
+    parser.add_argument("--out", default="bench-results/tasks.json")
+    args = parser.parse_args(argv)
+    result = asyncio.run(main_async(args))
+    text = json.dumps(result, indent=2)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

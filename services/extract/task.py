@@ -1,0 +1,66 @@
+"""extract: pattern entities always; model entities, grounded in the text, when configured."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from schemas.v1 import Entity, IngestedReport, TaskName
+from services.extract.grounding import ground, grounding_quality
+from services.extract.merge import merge_entities
+from services.extract.model import VERSION as MODEL_PROMPT_VERSION
+from services.extract.model import build_extraction, parse_entities
+from services.extract.patterns import find_pattern_entities
+from services.tasks.prompting import PromptSpec, PromptStyle, Retry
+from services.tasks.service import TaskOutput
+
+PATTERNS_VERSION = "extract-patterns/1.0"
+
+
+def pattern_entities(report: IngestedReport) -> list[Entity]:
+    return find_pattern_entities(report.normalised_text, report.observed_at or report.ingested_at)
+
+
+@dataclass(frozen=True)
+class ExtractTask:
+    style: PromptStyle
+    with_model: bool = True
+    max_tokens: int = 1024
+    task: ClassVar[TaskName] = "extract"
+
+    @property
+    def version(self) -> str:
+        if not self.with_model:
+            return PATTERNS_VERSION
+        return f"{PATTERNS_VERSION}+{MODEL_PROMPT_VERSION}"
+
+    def answer_without_model(self, report: IngestedReport) -> TaskOutput | None:
+        if self.with_model:
+            return None
+        return TaskOutput(entities=pattern_entities(report))
+
+    def fallback(self, report: IngestedReport, output: TaskOutput) -> TaskOutput:
+        # The deterministic entities stay valid whatever happened to the model.
+        return replace(output, entities=pattern_entities(report))
+
+    def prompt(self, report: IngestedReport, retry: Retry | None) -> PromptSpec:
+        return build_extraction(
+            report.normalised_text,
+            style=self.style,
+            retry=retry,
+            max_tokens_ceiling=self.max_tokens,
+        )
+
+    def conclude(
+        self, report: IngestedReport, text: str, finish_reason: str | None, *, final: bool
+    ) -> TaskOutput:
+        patterns = pattern_entities(report)
+        proposed = parse_entities(text, finish_reason)
+        grounding = ground(proposed, report.normalised_text)
+        quality, flags = grounding_quality(grounding)
+        return TaskOutput(
+            entities=merge_entities(patterns, grounding.entities),
+            dropped_entities=len(grounding.dropped),
+            quality=quality,
+            flags=flags,
+        )

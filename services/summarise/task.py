@@ -1,0 +1,71 @@
+"""summarise: bottom line up front, bounded, in the target language, every fact from the source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from schemas.v1 import IngestedReport, TaskName
+from services.summarise.faithfulness import check_faithfulness, summary_check
+from services.summarise.parse import parse_summary, truncate_words
+from services.summarise.prompts import VERSION, build_summary
+from services.tasks.prompting import OutputInvalid, PromptSpec, PromptStyle, Retry
+from services.tasks.service import TaskOutput
+
+
+@dataclass(frozen=True)
+class SummariseTask:
+    target_language: str
+    max_words: int
+    style: PromptStyle
+    max_tokens: int = 1024
+    task: ClassVar[TaskName] = "summarise"
+    version: ClassVar[str] = VERSION
+
+    def answer_without_model(self, report: IngestedReport) -> TaskOutput | None:
+        if report.kind == "sensor":
+            return TaskOutput(status="skipped", detail="a structured reading needs no summary")
+        return None
+
+    def fallback(self, report: IngestedReport, output: TaskOutput) -> TaskOutput:
+        return output
+
+    def prompt(self, report: IngestedReport, retry: Retry | None) -> PromptSpec:
+        return build_summary(
+            report.normalised_text,
+            source_language=report.language or "und",
+            target_language=self.target_language,
+            max_words=self.max_words,
+            style=self.style,
+            retry=retry,
+            max_tokens_ceiling=self.max_tokens,
+        )
+
+    def conclude(
+        self, report: IngestedReport, text: str, finish_reason: str | None, *, final: bool
+    ) -> TaskOutput:
+        sources = [report.normalised_text]
+        try:
+            summary = parse_summary(text, finish_reason, max_words=self.max_words)
+        except OutputInvalid as exc:
+            if not final or exc.problem not in ("too_long", "truncated"):
+                raise
+            summary = truncate_words(text.strip(), self.max_words)
+            if not summary:
+                raise
+        if not final:
+            report_ = check_faithfulness(summary, sources)
+            if report_.unsupported:
+                raise OutputInvalid(
+                    "unfaithful",
+                    "the summary states facts the report does not contain",
+                    items=report_.unsupported,
+                )
+        # Kept on the last attempt whatever it says — flagged, never silently.
+        quality, flags = summary_check(summary, sources)
+        return TaskOutput(
+            text=summary,
+            text_language=self.target_language,
+            quality=quality,
+            flags=flags,
+        )

@@ -1,0 +1,90 @@
+"""The shape every task's prompt builder returns and every output parser raises.
+
+Builders and parsers are pure functions of plain values; the task service turns a
+:class:`PromptSpec` into an ``InferenceRequest`` and hands the engine's text to the parser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from schemas.v1 import ChatMessage
+
+#: "chat": an instruction model, prompted with messages and its chat template;
+#: "few-shot": a base model, prompted with worked examples ending where its answer starts.
+PromptStyle = Literal["chat", "few-shot"]
+
+#: Why an output was refused; the retry changes what failed (see :func:`retry_change`).
+Problem = Literal[
+    "empty",  # nothing usable came back
+    "truncated",  # the token budget ended the output
+    "unparseable",  # not the expected shape (JSON that does not decode, no answer line…)
+    "too_long",  # longer than the task allows
+    "protected_altered",  # a do-not-translate token changed
+    "unfaithful",  # a summary states facts the source does not contain
+]
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    """One generation request, before it is addressed to a report and an engine."""
+
+    version: str
+    style: PromptStyle
+    max_tokens: int
+    prompt: str | None = None
+    messages: tuple[ChatMessage, ...] | None = None
+    stop: tuple[str, ...] = ()
+    json_schema: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("a prompt spec has exactly one of prompt and messages")
+        if self.max_tokens < 1:
+            raise ValueError("max_tokens must be ≥ 1")
+
+
+@dataclass
+class OutputInvalid(Exception):
+    """A model output a task cannot use. ``items`` names what failed (tokens, facts…)."""
+
+    problem: Problem
+    detail: str
+    items: tuple[str, ...] = field(default=())
+    recoverable: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.problem}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Retry:
+    """What the previous attempt got wrong: the builder makes the next attempt differ there —
+    with greedy decoding the same request would repeat the same output."""
+
+    problem: Problem
+    items: tuple[str, ...] = ()
+    previous_max_tokens: int = 0
+
+
+def retry_budget(retry: Retry | None, base: int, ceiling: int) -> int:
+    """The token budget of an attempt: doubled (up to ``ceiling``) after a truncated output."""
+    if retry is not None and retry.problem == "truncated":
+        return min(ceiling, max(base, retry.previous_max_tokens) * 2)
+    return base
+
+
+REPORT_OPEN = "<<<REPORT"
+REPORT_CLOSE = "REPORT>>>"
+
+
+def frame_report(text: str) -> str:
+    """The report text between markers the text itself cannot close early.
+
+    Report text is data, never instructions: a marker inside it is defused so that a report
+    cannot end its own frame and write what looks like the prompt's next instruction.
+    """
+    inner = text.replace(REPORT_CLOSE, "REPORT>\u200b>>").replace(REPORT_OPEN, "<<\u200b<REPORT")
+    return f"{REPORT_OPEN}\n{inner}\n{REPORT_CLOSE}"
