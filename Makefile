@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit contract dockerlint bench bench-inference clean
+.PHONY: demo test lint typecheck unit contract dockerlint bench bench-inference bench-tasks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ contract: $(DEV_STAMP)
 ## bench: throughput and latency of the deterministic pipeline against a plain relay
 bench: $(STAMP)
 	$(BIN)/python -m loadtest.spine_bench
+
+## bench-tasks: the three model tasks through the pipeline, 1/4/16 reports in flight, and quality
+bench-tasks: $(STAMP)
+	$(BIN)/python -m loadtest.tasks_bench --inflight 1 4 16 --out bench-results/tasks.json
 
 ## bench-inference: the CPU engine alone (P3, P7, FLASH under load) and through the bus (P1)
 bench-inference: $(STAMP)
