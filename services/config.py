@@ -44,13 +44,13 @@ __all__ = [
     "Config",
     "ConfigError",
     "InferenceConfig",
-    "TasksConfig",
     "IngestConfig",
     "Label",
     "LoadedConfig",
     "NatsConfig",
     "Precedence",
     "Task",
+    "TasksConfig",
     "example_config_toml",
     "load_config",
     "render_config",
@@ -138,7 +138,8 @@ def _expect(tp: Any) -> str:
         return "one of " + ", ".join(str(a) for a in args)
     if origin is tuple:
         return f"a {'non-empty ' if info.get('min_length') else ''}list, each {_expect(args[0])}"
-    noun = {bool: "true or false", float: "a number", int: "a whole number", str: "a string"}.get(base, str(base))
+    nouns = {bool: "true or false", float: "a number", int: "a whole number", str: "a string"}
+    noun = nouns.get(base, str(base))
     if "unit" in info:
         noun += f" of {info['unit']}"
     if "ge" in info and "le" in info:

@@ -167,6 +167,7 @@ async def run_service(name: str, url: str, cfg: Config) -> None:
                 if shutdown.parts is not None and shutdown.parts.broken is not None:
                     tg.start_soon(shutdown.watch_health, shutdown.parts.broken)
                 await shutdown.worker.run()
+                shutdown.drained = True
                 log.info("%s drained: %s", name, shutdown.worker.stats)
                 if shutdown.failure:
                     raise ServiceBroken(name, shutdown.failure)
@@ -220,10 +221,13 @@ class _Shutdown:
         self.starting = anyio.CancelScope()
         self.worker: Worker | None = None
         self.failure: str | None = None
+        self.drained = False
 
     async def watch_health(self, broken: Callable[[], str | None]) -> None:
         while self.failure is None:
             await anyio.sleep(0.5)
+            if self.drained:
+                return  # the engine closing after the drain is the normal end, not a failure
             self.failure = broken()
         log.error("%s: %s; stopping so that another worker takes over", self.name, self.failure)
         if self.worker is not None:

@@ -155,8 +155,11 @@ class CollateConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
 
 class InferenceConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     engine: Annotated[
-        Literal["llama.cpp", "exllamav2"],
-        Meta(description="Backend: llama.cpp on CPU (default) or ExLlamaV2 on a CUDA GPU."),
+        Literal["llama.cpp", "exllamav2", "stand-in"],
+        Meta(
+            description="Backend: llama.cpp on CPU (default) or ExLlamaV2 on a CUDA GPU; "
+            "stand-in answers at once without any model (to measure the bus, never for use)."
+        ),
     ] = "llama.cpp"
     model: Annotated[
         str | None,

@@ -91,14 +91,16 @@ ENTITY_SCHEMA: dict[str, Any] = {
 ENTITY_TOKEN_BUDGET = compile_schema(ENTITY_SCHEMA).token_budget
 
 
-class ProposedEntity(msgspec.Struct, frozen=True):
+# Fields outside the schema are refused, not ignored: an answer that does not follow the schema
+# (an engine that does not enforce it, a model steered by the report) is not used.
+class ProposedEntity(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """An entity as the model named it: not yet located in the text, so not yet trusted."""
 
     type: EntityType
     text: str
 
 
-class _Answer(msgspec.Struct, frozen=True):
+class _Answer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     entities: list[ProposedEntity]
 
 
@@ -116,7 +118,8 @@ _EXAMPLES: tuple[tuple[str, str], ...] = (
     (
         "6 БТР-82А 1-й танковой армии у Купянска.",
         '{"entities": [{"type": "MilitaryPlatform", "text": "БТР-82А"}, '
-        '{"type": "Unit", "text": "1-й танковой армии"}, {"type": "Location", "text": "Купянска"}]}',
+        '{"type": "Unit", "text": "1-й танковой армии"}, '
+        '{"type": "Location", "text": "Купянска"}]}',
     ),
 )
 _ANSWER_LABEL = "Entities:"

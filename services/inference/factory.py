@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import anyio.to_thread
 
+from services.inference.engine import Engine
 from services.inference.registry import ModelError, ModelSpec, load_registry, verify_model
 from services.inference.runner import RunnerSettings, ThreadedEngine
 from services.inference.scheduler import SchedulerSettings
 from services.settings import Config, InferenceConfig
+
+log = logging.getLogger("vigie.inference")
 
 
 def served_model(cfg: Config) -> ModelSpec:
@@ -27,9 +31,14 @@ def scheduler_settings(inf: InferenceConfig) -> SchedulerSettings:
     )
 
 
-async def open_engine(cfg: Config) -> ThreadedEngine:
+async def open_engine(cfg: Config) -> Engine:
     """Verify the served model's checksum (cached while the file is unchanged), load it."""
     inf = cfg.inference
+    if inf.engine == "stand-in":
+        from services.inference.standin import StandInEngine
+
+        log.warning("inference.engine = stand-in: every answer is a placeholder, no model runs")
+        return StandInEngine()
     spec = served_model(cfg)
     if inf.engine == "exllamav2":
         return await open_exllama_engine(cfg, spec)

@@ -17,13 +17,16 @@ The patterns want an imperative or a second person addressed to a model, never a
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import re
 import unicodedata
+from collections.abc import Callable
 
 from schemas.v1 import Flag
 
-__all__ = ["MAX_PHRASE_CHARS", "MAX_PHRASES", "injection_flag", "suspected_injection"]
+__all__ = ["MAX_PHRASES", "MAX_PHRASE_CHARS", "injection_flag", "suspected_injection"]
 
 MAX_PHRASES = 10
 MAX_PHRASE_CHARS = 80
@@ -57,8 +60,20 @@ def _fold_char(char: str) -> str:
 
 def _patterns(*sources: str) -> tuple[re.Pattern[str], ...]:
     # Written as read (accents, й, أ) and folded like the text, so both sides agree. They use
-    # no upper-case escapes (\S, \W, \B), which folding would turn into their opposites.
-    return tuple(re.compile(_fold_plain(source), re.MULTILINE) for source in sources)
+    # no upper-case escapes (\S, \W, \B), which folding would turn into their opposites. The
+    # text keeps its whitespace runs (so offsets need no remapping): a space in a pattern
+    # matches a run.
+    return tuple(
+        re.compile(_SPACE.sub(_widen_space, _fold_plain(source)), re.MULTILINE)
+        for source in sources
+    )
+
+
+_SPACE = re.compile(r"\\s(\?)?")
+
+
+def _widen_space(match: re.Match[str]) -> str:
+    return r"\s*" if match.group(1) else r"\s+"
 
 
 _WORD_START = r"(?<![\w])"
@@ -80,8 +95,8 @@ _LATIN = _patterns(
     r"|in\s(?:developer|dan|god|jailbreak|unrestricted)\smode\b)",
     _WORD_START + r"(?:system\sprompt|(?:reveal|print|repeat|show)\s(?:me\s)?(?:your|the)\s"
     r"(?:instructions|prompt|system\smessage))\b",
-    _WORD_START + r"as\san?\s(?:ai|a\.i\.|artificial\sintelligence|llm|(?:large\s)?language\s"
-    r"model|ai\sassistant|ai\slanguage\smodel)\b",
+    _WORD_START + r"as\san?\s(?:ai\slanguage\smodel|ai\sassistant|ai|a\.i\.|llm"
+    r"|artificial\sintelligence|(?:large\s)?language\smodel)(?![\w-])",
     _WORD_START + r"new\s(?:instructions?|system\sprompt|rules|task)\s?:",
     _WORD_START + r"(?:respond|reply|answer)\s(?:only\swith|with\sonly|only\sin)\s"
     r"(?:json|yes|no|the\sword|the\sfollowing|a\ssingle|one\sword|ok\b|\"|')",
@@ -98,7 +113,8 @@ _LATIN = _patterns(
     _WORD_START + r"tu\s(?:es|seras)\s(?:maintenant|désormais|à\sprésent|dorénavant)\b",
     _WORD_START + r"vous\sêtes\s(?:maintenant|désormais|à\sprésent)\s(?:un|une|mon|en\smode)\b",
     _WORD_START + r"(?:à\spartir\sde\smaintenant|désormais|dorénavant),?\s(?:tu|réponds)\b",
-    _WORD_START + r"en\stant\squ'\s?(?:ia|intelligence\sartificielle|assistant|modèle\sde\slangage)\b",
+    _WORD_START
+    + r"en\stant\squ'\s?(?:ia|intelligence\sartificielle|assistant|modèle\sde\slangage)\b",
     _WORD_START + r"(?:prompt|invite)\ssystème\b",
     _WORD_START + r"ne\s(?:traduis|traduisez|résume|résumez)\spas\b",
     _WORD_START + r"réponds\s(?:uniquement|seulement)\s(?:par|avec|en)\b",
@@ -131,7 +147,7 @@ _OTHER = _patterns(
     _WORD_START + r"(?:كنموذج\sلغوي|بصفتك\s(?:ذكاء\sاصطناعي|مساعد|نموذج))",
     _WORD_START + r"لا\sتترجم\b",
     # Chat templates and instruction formats: text that tries to open a turn of its own.
-    r"<\|[a-z_]{2,30}\|>",
+    r"<\|[a-z0-9_]{2,30}\|>",
     r"</?(?:start_of_turn|end_of_turn)>",
     r"\[/?inst\]|<</?sys>>",
     r"^\s?#{2,}\s?(?:instruction|system|response)s?\b",
@@ -139,38 +155,31 @@ _OTHER = _patterns(
 )
 
 
-def _fold(text: str) -> tuple[str, list[int]]:
-    """The folded text, whitespace runs collapsed to one space (a newline if they hold one),
-    and for each of its characters the index of the original character it came from."""
-    out: list[str] = []
-    origin: list[int] = []
-    for index, char in enumerate(text):
-        folded = _fold_char(char)
-        if folded in (" ", "\n"):
-            if out and out[-1] in (" ", "\n"):
-                if folded == "\n":
-                    out[-1] = "\n"  # a line start stays a line start
-                continue
-            out.append(folded)
-            origin.append(index)
-            continue
-        out.extend(folded)
-        origin.extend([index] * len(folded))
-    return "".join(out), origin
+def _fold(text: str) -> tuple[str, Callable[[int], int]]:
+    """The folded text, and a function from an index in it to the index of the original
+    character it came from."""
+    table = {ord(char): _fold_char(char) for char in set(text)}
+    folded = text.translate(table)
+    if len(folded) == len(text) and all(len(v) == 1 for v in table.values()):
+        return folded, lambda index: index  # the usual case: one character for one
+    # Some characters vanished (invisible ones, marks) or grew ("ß" → "ss"): the folded text
+    # ends where the running total of folded lengths says.
+    ends = list(itertools.accumulate(len(table[ord(char)]) for char in text))
+    return folded, lambda index: bisect.bisect_right(ends, index)
 
 
 def _shown(text: str) -> str:
-    """A phrase as the analyst reads it: the report's own characters, without the invisible
-    ones, one space between words, at most MAX_PHRASE_CHARS characters."""
+    """A phrase as the analyst reads it: the report's own characters (composed), without the
+    invisible ones, one space between words, at most MAX_PHRASE_CHARS characters."""
     visible = "".join(c for c in text if unicodedata.category(c) != "Cf")
-    return " ".join(visible.split())[:MAX_PHRASE_CHARS]
+    return " ".join(unicodedata.normalize("NFC", visible).split())[:MAX_PHRASE_CHARS]
 
 
 def suspected_injection(text: str) -> list[str]:
     """Phrases of ``text`` that address the model with instructions, in text order, unique, at
     most :data:`MAX_PHRASES`; empty when there are none."""
     folded, origin = _fold(text)
-    if not folded:
+    if not folded.strip():
         return []
     lookalikes = folded.translate(_LOOKALIKES)
     found: list[tuple[int, int]] = []
@@ -179,10 +188,10 @@ def suspected_injection(text: str) -> list[str]:
             for match in pattern.finditer(view):
                 start, end = match.start(), match.end()
                 # Leading whitespace of a line-start match is not part of the phrase.
-                while start < end and view[start] in " \n":
+                while start < end and view[start].isspace():
                     start += 1
                 if end > start:
-                    found.append((origin[start], origin[end - 1] + 1))
+                    found.append((origin(start), origin(end - 1) + 1))
     # Longest first at each start; a phrase inside one already kept is the same finding.
     found.sort(key=lambda span: (span[0], -span[1]))
     kept: list[tuple[int, int]] = []

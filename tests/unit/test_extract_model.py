@@ -241,7 +241,8 @@ def test_unparseable(raw: str) -> None:
 def test_an_unknown_entity_type_is_unparseable() -> None:
     raw = '{"entities": [{"type": "Tank", "text": "T-72B3"}]}'
     assert _problem(raw) == "unparseable"
-    assert "Tank" in str(pytest.raises(OutputInvalid, parse_entities, raw, "stop").value)
+    with pytest.raises(OutputInvalid, match="Tank"):
+        parse_entities(raw, "stop")
 
 
 def test_proposed_entity_is_frozen() -> None:

@@ -176,9 +176,7 @@ def test_regex_characters_in_a_proposal_are_literal() -> None:
 
 
 def test_cyrillic() -> None:
-    g = ground(
-        [_p("MilitaryPlatform", "т-72б3"), _p("Quantity", "6"), _p("Location", "ЗАПАД")], RU
-    )
+    g = ground([_p("MilitaryPlatform", "т-72б3"), _p("Quantity", "6"), _p("Location", "ЗАПАД")], RU)
     _assert_sliced(g, RU)
     assert [e.text for e in g.entities] == ["6", "Т-72Б3", "запад"]
 
