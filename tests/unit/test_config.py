@@ -53,7 +53,8 @@ def test_defaults_without_file_or_env() -> None:
     assert bus.labels == ("np", "dr", "s", "ts")
     assert bus.stream_max_bytes == TopologySettings().stream_max_bytes
     assert loaded.config.nats.url is None
-    assert loaded.config.ingest.tasks == ("extract",)
+    assert loaded.config.ingest.tasks == ("extract", "translate", "summarise")
+    assert loaded.config.tasks.target_language == "fr"
     assert loaded.config.log_level == "info"
 
 
@@ -270,13 +271,9 @@ def test_render_config_lists_every_key_with_its_source(tmp_path: Path) -> None:
     loaded = load_config(path, env={"VIGIE_BUS__ACK_WAIT": "20"})
     text = render_config(loaded)
     lines = text.splitlines()
-    assert [line for line in lines if line.startswith("[")] == [
-        "[nats]",
-        "[bus]",
-        "[ingest]",
-        "[collate]",
-        "[inference]",
-    ]
+    sections = [f"[{name}]" for name in Config.__struct_fields__ if name != "log_level"]
+    assert sections[:6] == ["[nats]", "[bus]", "[ingest]", "[collate]", "[inference]", "[tasks]"]
+    assert [line for line in lines if line.startswith("[")] == sections
     assert any(
         line.startswith("ack_wait = 20.0 ") and line.endswith("# env:VIGIE_BUS__ACK_WAIT")
         for line in lines
