@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit contract dockerlint bench bench-inference bench-tasks clean
+.PHONY: demo test lint typecheck unit contract dockerlint bench bench-inference bench-tasks clean \
+	bench-overhead bench-precedence bench-p1-tasks bench-loadtest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +48,23 @@ bench: $(STAMP)
 ## bench-tasks: the three model tasks through the pipeline, 1/4/16 reports in flight, and quality
 bench-tasks: $(STAMP)
 	$(BIN)/python -m loadtest.tasks_bench --inflight 1 4 16 --out bench-results/tasks.json
+
+## bench-overhead: the whole pipeline with the stand-in engine against a plain relay (both sync settings)
+bench-overhead: $(STAMP)
+	$(BIN)/vigie bench overhead --out bench-results/overhead-always.json
+	$(BIN)/vigie bench overhead --sync-interval default --out bench-results/overhead-default.json
+
+## bench-precedence: P5, FLASH p99 with ROUTINE offered at 2x capacity vs FLASH alone (CPU engine)
+bench-precedence: $(STAMP)
+	$(BIN)/vigie bench precedence --out bench-results/precedence-p5.json
+
+## bench-p1-tasks: P1 over the three tasks, engine through the pipeline vs the same requests direct
+bench-p1-tasks: $(STAMP)
+	$(BIN)/vigie bench tasks --out bench-results/tasks-p1.json
+
+## bench-loadtest: a one-minute mixed open-loop load test on the stand-in engine (JSON, MD, PNG)
+bench-loadtest: $(STAMP)
+	$(BIN)/vigie loadtest --rate 10 --duration 60 --out bench-results/loadtest
 
 ## bench-inference: the CPU engine alone (P3, P7, FLASH under load) and through the bus (P1)
 bench-inference: $(STAMP)

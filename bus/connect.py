@@ -11,6 +11,8 @@ import anyio
 import nats
 from nats.aio.client import Client
 
+from bus.security import ClientSecurity
+
 log = logging.getLogger("vigie.bus")
 
 
@@ -35,8 +37,11 @@ async def connect(
     name: str,
     connect_timeout: float = 5.0,
     reconnect_wait_max: float = 2.0,
+    security: ClientSecurity | None = None,
 ) -> Client:
-    """Connect once (failing fast with one clear error), then reconnect forever in the client."""
+    """Connect once (failing fast with one clear error), then reconnect forever in the client.
+
+    ``security``: nkey seed, TLS and inbox prefix of a secured server (``bus.security``)."""
 
     client: list[Client] = []
 
@@ -55,7 +60,8 @@ async def connect(
         # The client would retry the first connection forever too: bound it ourselves.
         with anyio.fail_after(connect_timeout + 1.0):
             nc = await nats.connect(
-                url,
+                # "nats://a:4222,nats://b:4222": the nodes of a cluster, any one will do.
+                url.split(",") if "," in url else url,
                 name=name,
                 connect_timeout=connect_timeout,
                 # Once connected, the client keeps reconnecting for as long as the service lives.
@@ -67,6 +73,7 @@ async def connect(
                 disconnected_cb=on_disconnect,
                 reconnected_cb=on_reconnect,
                 error_cb=on_error,
+                **(security.connect_options() if security else {}),
             )
     except (OSError, TimeoutError, nats.errors.NoServersError) as exc:
         raise BusUnreachable(url, type(exc).__name__ if not str(exc) else str(exc)) from exc
@@ -75,9 +82,11 @@ async def connect(
 
 
 @asynccontextmanager
-async def connected(url: str, *, name: str, **kwargs: float) -> AsyncIterator[Client]:
+async def connected(
+    url: str, *, name: str, security: ClientSecurity | None = None, **kwargs: float
+) -> AsyncIterator[Client]:
     """``async with connected(url, name=...) as nc``: drained on exit."""
-    nc = await connect(url, name=name, **kwargs)
+    nc = await connect(url, name=name, security=security, **kwargs)
     try:
         yield nc
     finally:

@@ -7,6 +7,7 @@ Driven with ``subprocess`` and threads, not an anyio task group: a task group en
 from __future__ import annotations
 
 import atexit
+import os
 import queue
 import re
 import shutil
@@ -102,8 +103,13 @@ def render_server_config(
     sync_interval: str = "always",
     server_name: str = "vigie",
     http_port: int | None = None,
+    jetstream_extra: str = "",
+    extra: str = "",
 ) -> str:
-    """Config text for one JetStream node; the server stores under ``<store_dir>/jetstream``."""
+    """Config text for one JetStream node; the server stores under ``<store_dir>/jetstream``.
+
+    ``jetstream_extra`` goes inside the jetstream block (encryption at rest), ``extra`` after it
+    (authorization, tls): see ``bus.serverconf``."""
     if not _HOST.fullmatch(host):
         raise ValueError(f"host must be an IPv4 address or a host name, got {host!r}")
     for name, value in (("port", port), ("http_port", http_port)):
@@ -127,7 +133,9 @@ def render_server_config(
         "# Written by bus/embedded.py; edits are overwritten at the next start.\n"
         f'server_name: {server_name}\nlisten: "{host}:{port}"\n'
         f"max_payload: {max_payload}\nmax_pending: {max_pending}\n{http}"
-        f'jetstream {{\n  store_dir: "{store}"\n  {_sync_line(sync_interval)}\n}}\n'
+        f'jetstream {{\n  store_dir: "{store}"\n  {_sync_line(sync_interval)}\n'
+        + (f"  {jetstream_extra}\n" if jetstream_extra else "")
+        + f"}}\n{extra}"
     )
 
 
@@ -147,6 +155,7 @@ def _serve(
     ring: deque[str],
     ready: threading.Event,
     log_path: Path,
+    env: dict[str, str] | None = None,
 ) -> None:
     try:
         # Both streams into one pipe: one reader, and the ring keeps their relative order.
@@ -159,6 +168,7 @@ def _serve(
             stderr=STDOUT,
             start_new_session=True,
             preexec_fn=die_with_parent,
+            env=None if env is None else {**os.environ, **env},
         )
     except BaseException as exc:
         started.put(exc)
@@ -200,6 +210,9 @@ class EmbeddedNats:
         max_payload: int = SERVER_MAX_PAYLOAD,
         ready_timeout: float = 20.0,
         stop_timeout: float = 10.0,
+        jetstream_extra: str = "",
+        extra_config: str = "",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.config_path = self.data_dir / "nats-server.conf"
@@ -216,7 +229,11 @@ class EmbeddedNats:
             max_payload=max_payload,
             sync_interval=sync_interval,
             http_port=http_port,
+            jetstream_extra=jetstream_extra,
+            extra=extra_config,
         )
+        #: Extra environment of the server process (the encryption key variable).
+        self.env = env
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
         self._ring: deque[str] = deque(maxlen=LOG_TAIL_LINES)
@@ -261,7 +278,7 @@ class EmbeddedNats:
         self.config_path.write_text(self.config_text, encoding="utf-8")
         ready = threading.Event()
         started: queue.Queue[subprocess.Popen[bytes] | BaseException] = queue.Queue(maxsize=1)
-        args = (argv, started, self._ring, ready, self.log_path)
+        args = (argv, started, self._ring, ready, self.log_path, self.env)
         # The thread that forks the server is the one that reads its output until it exits:
         # the kernel's parent-death signal is tied to that thread, and it lives exactly as long
         # as the server, so a parent killed outright takes its server with it.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext, api
 from nats.js.errors import APIError, NotFoundError
 
@@ -30,7 +31,8 @@ def stream_config(spec: StreamSpec) -> api.StreamConfig:
         max_msg_size=spec.max_msg_size,
         max_msgs_per_subject=spec.max_msgs_per_subject,
         storage=api.StorageType.FILE,
-        num_replicas=1,
+        max_msgs=spec.max_msgs,
+        num_replicas=spec.replicas,
         duplicate_window=min(spec.duplicate_window, spec.max_age),
     )
     if spec.kv:
@@ -135,10 +137,12 @@ _STREAM_FIELDS = (
     "discard",
     "max_age",
     "max_bytes",
+    "max_msgs",
     "max_msg_size",
     "max_msgs_per_subject",
     "duplicate_window",
     "description",
+    "num_replicas",
 )
 _CONSUMER_FIELDS = ("filter_subject", "ack_wait", "max_ack_pending", "max_deliver", "description")
 
@@ -158,3 +162,48 @@ def _norm(value: object) -> object:
     if isinstance(value, list):
         return sorted(value)
     return value
+
+
+@dataclass
+class NotProvisioned(ProvisionError):
+    """An identity that may not create streams found the topology missing or different."""
+
+    recoverable: bool = True
+
+    def __str__(self) -> str:
+        return (
+            f"{self.what} not as declared: {self.detail} — provision it with the provisioner "
+            "identity (`vigie ops provision`) using the same configuration"
+        )
+
+
+async def verify(js: JetStreamContext, topology: Topology) -> None:
+    """Check, with stream and consumer info only, that the server holds ``topology`` as declared
+    (a least-privilege service's start: it may not create anything)."""
+    problems: list[str] = []
+    for spec in topology.streams:
+        try:
+            info = await js.stream_info(spec.name)
+        except NotFoundError:
+            problems.append(f"stream {spec.name} missing")
+            continue
+        except (APIError, TimeoutError, NatsTimeout) as exc:
+            problems.append(f"stream {spec.name}: {type(exc).__name__} (not permitted?)")
+            continue
+        if _stream_differs(info.config, stream_config(spec)):
+            problems.append(f"stream {spec.name} differs")
+    for cspec in topology.consumers:
+        what = f"consumer {cspec.stream}/{cspec.durable}"
+        try:
+            cinfo = await js.consumer_info(cspec.stream, cspec.durable)
+        except NotFoundError:
+            problems.append(f"{what} missing")
+            continue
+        except (APIError, TimeoutError, NatsTimeout) as exc:
+            problems.append(f"{what}: {type(exc).__name__} (not permitted?)")
+            continue
+        if _consumer_differs(cinfo.config, consumer_config(cspec)):
+            problems.append(f"{what} differs")
+    if problems:
+        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise NotProvisioned("topology", "; ".join(problems[:3]) + more)

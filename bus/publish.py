@@ -10,6 +10,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NoStreamResponseError
 
+from bus import telemetry
 from schemas.headers import MSG_ID
 
 
@@ -56,10 +57,21 @@ class JetStreamPublisher:
         msg_id: str | None,
         headers: dict[str, str] | None = None,
     ) -> PublishReceipt:
-        """``msg_id=None`` publishes without one: the server then cannot drop a repeat."""
+        """``msg_id=None`` publishes without one: the server then cannot drop a repeat.
+
+        Traced as ``send <subject>``, whose context the message's ``traceparent`` carries."""
         hdrs = dict(headers or {})
         if msg_id is not None:
             hdrs[MSG_ID] = msg_id
+        with telemetry.send_span(subject, hdrs, msg_id) as span:
+            receipt = await self._send(subject, payload, hdrs)
+            span.set_attribute("messaging.nats.stream", receipt.stream)
+            span.set_attribute("messaging.nats.stream_sequence", receipt.seq)
+            if receipt.duplicate:
+                span.set_attribute("messaging.nats.duplicate", True)
+            return receipt
+
+    async def _send(self, subject: str, payload: bytes, hdrs: dict[str, str]) -> PublishReceipt:
         try:
             ack = await self._js.publish(
                 subject, payload, timeout=self._timeout, headers=hdrs or None
@@ -75,6 +87,8 @@ class JetStreamPublisher:
             description = str(getattr(exc, "description", "") or exc)
             if "message size" in description:
                 reason, recoverable = "message too large for the stream", False
+            elif "header size" in description:
+                reason, recoverable = "headers too large for the stream (64 KiB)", False
             elif "maximum" in description or "insufficient resources" in description:
                 reason, recoverable = "stream full", True
             else:

@@ -27,7 +27,7 @@ subject                                      stream              written by → 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
 from schemas.v1 import LABELS as LABELS
@@ -56,6 +56,9 @@ MiB = 1024 * 1024
 #: a refused input (base64, 4/3 of its size, plus headers) always fits.
 SERVER_MAX_PAYLOAD = 8 * MiB
 FEED_MAX_MSG_SIZE = 5 * MiB
+#: The same bound on internal work: whatever a work stream holds can be dead-lettered whole (a
+#: larger message there could never be, and would be retried forever).
+WORK_MAX_MSG_SIZE = FEED_MAX_MSG_SIZE
 
 
 def prec_token(precedence: str) -> str:
@@ -133,6 +136,9 @@ class StreamSpec:
     max_bytes: int = -1
     max_msg_size: int = -1
     max_msgs_per_subject: int = -1
+    max_msgs: int = -1
+    #: Copies of the stream on a cluster (1 on a single server; 3 on a 3-node cluster).
+    replicas: int = 1
     description: str = ""
     #: Key-value bucket conventions (rollups, direct get) — see nats-py's KV.
     kv: bool = False
@@ -160,11 +166,17 @@ class TopologySettings:
     enriched_max_age: float = 30 * DAY
     dlq_max_age: float = 90 * DAY
     stream_max_bytes: int = 1024 * MiB
+    #: Message cap of the feeds, work, enriched and dead-letter streams (with ``discard: new``,
+    #: a full stream refuses publishers instead of dropping data).
+    stream_max_msgs: int = 1_000_000
+    stream_replicas: int = 1
     ack_wait: float = 10 * SECOND
     max_ack_pending: int = 1000
     #: Collate parks each report's record until its deadline (nak with delay), so it needs room.
     collate_max_ack_pending: int = 100_000
     labels: tuple[str, ...] = LABELS
+    #: (label, seconds): no stream of that label keeps a message longer (retention per label).
+    label_max_age: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -237,6 +249,8 @@ def build_topology(settings: TopologySettings | None = None) -> Topology:
                 max_age=s.feed_max_age,
                 duplicate_window=s.feed_duplicate_window,
                 max_bytes=s.stream_max_bytes,
+                max_msgs=s.stream_max_msgs,
+                replicas=s.stream_replicas,
                 max_msg_size=FEED_MAX_MSG_SIZE,
                 description=f"raw feeds, label {label}",
             ),
@@ -248,6 +262,9 @@ def build_topology(settings: TopologySettings | None = None) -> Topology:
                 retention="workqueue",
                 max_age=s.feed_max_age,
                 max_bytes=s.stream_max_bytes,
+                max_msg_size=WORK_MAX_MSG_SIZE,
+                max_msgs=s.stream_max_msgs,
+                replicas=s.stream_replicas,
                 description=f"internal work and task results, label {label}",
             ),
             StreamSpec(
@@ -259,6 +276,8 @@ def build_topology(settings: TopologySettings | None = None) -> Topology:
                 max_age=s.enriched_max_age,
                 duplicate_window=s.enriched_duplicate_window,
                 max_bytes=s.stream_max_bytes,
+                max_msgs=s.stream_max_msgs,
+                replicas=s.stream_replicas,
                 description=f"enriched events, label {label}",
             ),
             StreamSpec(
@@ -269,6 +288,8 @@ def build_topology(settings: TopologySettings | None = None) -> Topology:
                 retention="limits",
                 max_age=s.dlq_max_age,
                 max_bytes=s.stream_max_bytes,
+                max_msgs=s.stream_max_msgs,
+                replicas=s.stream_replicas,
                 description=f"dead letters, label {label}",
             ),
         ]
@@ -286,6 +307,7 @@ def build_topology(settings: TopologySettings | None = None) -> Topology:
                     retention="limits",
                     max_age=age,
                     max_bytes=s.stream_max_bytes,
+                    replicas=s.stream_replicas,
                     max_msgs_per_subject=1,
                     description=f"{purpose} state, label {label}",
                     kv=True,
@@ -345,4 +367,9 @@ def build_topology(settings: TopologySettings | None = None) -> Topology:
             )
     for client in INFERENCE_CLIENTS:
         consumers += inferred_consumers(client, s)
+    caps = dict(s.label_max_age)
+    streams = [
+        replace(spec, max_age=min(spec.max_age, caps[spec.label])) if spec.label in caps else spec
+        for spec in streams
+    ]
     return Topology(streams=tuple(streams), consumers=tuple(consumers), settings=s)

@@ -24,7 +24,9 @@ import anyio
 from anyio.abc import TaskGroup
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from opentelemetry.trace import Span
 
+from bus import telemetry
 from bus.dlq import publish_dead_letter
 from bus.publish import Publisher
 from bus.slots import SlotPool
@@ -169,6 +171,11 @@ class Worker:
     def in_flight(self) -> int:
         return self._in_flight
 
+    @property
+    def stopping(self) -> bool:
+        """``stop()`` was called: fetching has ended, in-flight work is draining."""
+        return self._stopping.is_set()
+
     def stop(self) -> None:
         self._stopping.set()
         self._fetching.cancel()
@@ -264,6 +271,22 @@ class Worker:
             consumer=spec.durable,
             label=label,
         )
+        with telemetry.process_span(
+            delivery.subject,
+            delivery.headers,
+            consumer=spec.durable,
+            stream=delivery.stream,
+            stream_seq=delivery.stream_seq,
+            delivery_count=delivery.num_delivered,
+            attributes={
+                telemetry.LABEL: label,
+                telemetry.PRECEDENCE: consumer_precedence(spec),
+                "vigie.stage": self.stage,
+            },
+        ) as span:
+            await self._process(msg, delivery, span)
+
+    async def _process(self, msg: Msg, delivery: Delivery, span: Span) -> None:
         settled = False
         try:
             self._working[id(msg)] = (msg, anyio.current_time())
@@ -274,21 +297,26 @@ class Worker:
             self.stats.handled += 1
             if isinstance(outcome, Defer):
                 self.stats.deferred += 1
+                telemetry.event("nak", delay_s=outcome.delay, deferred=True)
                 await _settle(msg.nak(delay=outcome.delay))
             else:
                 self.stats.acked += 1
+                telemetry.event("ack")
                 await _settle(msg.ack())
             settled = True
         except Reject as rej:
+            telemetry.fail(span, rej, rej.reason)
             settled = await self._dead_letter(
                 msg, delivery, rej.reason, rej.message, rej.recoverable, rej.fields, rej.report_id
             )
         except Exception as exc:
+            telemetry.fail(span, exc)
             settled = await self._on_failure(msg, delivery, exc)
         finally:
             if not settled:
                 # Cancelled by drain or a failed dead-letter publish: hand it straight back.
                 with anyio.CancelScope(shield=True), anyio.move_on_after(2.0):
+                    telemetry.event("nak", returned=True)
                     try:
                         await msg.nak()
                     except Exception:
@@ -327,6 +355,7 @@ class Worker:
             exc_info=recoverable is None,
         )
         self.stats.retried += 1
+        telemetry.event("nak", delay_s=delay)
         await _settle(msg.nak(delay=delay))
         return True
 
@@ -363,8 +392,10 @@ class Worker:
             return True
         # Only now that the dead letter is stored may the input go.
         # A lost term is harmless: the redelivery's dead letter has the same dedupe id.
+        telemetry.event("term", **{"vigie.dead_letter.reason": reason})
         await _settle(msg.term())
         self.stats.dead_lettered += 1
+        telemetry.count_dead_letter(self.stage, reason, delivery.label)
         log.info(
             "%s: dead-lettered %s seq %d: %s",
             self.stage,

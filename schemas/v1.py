@@ -15,10 +15,12 @@ Compatibility policy (see README, "Schema versions"):
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta, Struct
+
+_T = TypeVar("_T")
 
 SCHEMA_MAJOR = 1
 SCHEMA_VERSION = "1.1"
@@ -438,14 +440,44 @@ class DeadLetter(_Wire, frozen=True):
     fields: dict[str, str] = {}
 
 
+class Decoder(Generic[_T]):
+    """A msgspec JSON decoder whose only errors are ``msgspec.DecodeError`` (and its subclass
+    ``ValidationError``). msgspec itself raises ``RecursionError`` for JSON nested deeper than
+    the interpreter's recursion limit and ``UnicodeDecodeError`` for invalid UTF-8 in some
+    strings (keys, untyped values): a service would take those for a crash, not bad input."""
+
+    __slots__ = ("_decoder",)
+
+    def __init__(self, type: Any) -> None:
+        self._decoder: msgspec.json.Decoder[_T] = msgspec.json.Decoder(type)
+
+    def decode(self, data: bytes | str) -> _T:
+        try:
+            return self._decoder.decode(data)
+        except RecursionError:
+            raise msgspec.DecodeError("JSON is nested too deeply") from None
+        except UnicodeDecodeError as exc:
+            raise msgspec.DecodeError(f"invalid UTF-8 at byte {exc.start}") from None
+
+
+def decode_json(data: bytes | str) -> Any:
+    """Untyped JSON, with :class:`Decoder`'s guarantee."""
+    try:
+        return msgspec.json.decode(data)
+    except RecursionError:
+        raise msgspec.DecodeError("JSON is nested too deeply") from None
+    except UnicodeDecodeError as exc:
+        raise msgspec.DecodeError(f"invalid UTF-8 at byte {exc.start}") from None
+
+
 # Encoders/decoders are built once; msgspec caches the type validation plans in them.
 json_encoder = msgspec.json.Encoder()
-text_report_decoder = msgspec.json.Decoder(TextReport)
-sensor_reading_decoder = msgspec.json.Decoder(SensorReading)
-ingested_decoder = msgspec.json.Decoder(IngestedReport)
-collate_input_decoder = msgspec.json.Decoder(CollateInput)
-collate_state_decoder = msgspec.json.Decoder(CollateState)
-enriched_decoder = msgspec.json.Decoder(EnrichedEvent)
-dead_letter_decoder = msgspec.json.Decoder(DeadLetter)
-inference_request_decoder = msgspec.json.Decoder(InferenceRequest)
-inference_result_decoder = msgspec.json.Decoder(InferenceResult)
+text_report_decoder = Decoder[TextReport](TextReport)
+sensor_reading_decoder = Decoder[SensorReading](SensorReading)
+ingested_decoder = Decoder[IngestedReport](IngestedReport)
+collate_input_decoder = Decoder[CollateInput](CollateInput)
+collate_state_decoder = Decoder[CollateState](CollateState)
+enriched_decoder = Decoder[EnrichedEvent](EnrichedEvent)
+dead_letter_decoder = Decoder[DeadLetter](DeadLetter)
+inference_request_decoder = Decoder[InferenceRequest](InferenceRequest)
+inference_result_decoder = Decoder[InferenceResult](InferenceResult)

@@ -34,6 +34,7 @@ from services.settings import (
     Precedence,
     Task,
     TasksConfig,
+    TelemetryConfig,
     _Section,
     topology_settings,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "Precedence",
     "Task",
     "TasksConfig",
+    "TelemetryConfig",
     "example_config_toml",
     "load_config",
     "render_config",

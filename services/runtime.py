@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
+from typing import Any
 
 import anyio
 import anyio.to_thread
+from anyio.abc import TaskGroup
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
+from bus.auth import service_topology
 from bus.connect import close, connect
-from bus.provision import ProvisionError, ProvisionReport, provision
+from bus.provision import ProvisionError, ProvisionReport, provision, verify
 from bus.publish import JetStreamPublisher, Publisher
+from bus.telemetry import ConsumerPoller
 from bus.topology import ConsumerSpec, Topology, build_topology, kv_bucket
 from bus.worker import Delivery, DeliveryBudget, Outcome, Worker, WorkerSettings, fixed_budget
 from services.config import Config, topology_settings
+from services.credentials import client_security, least_privilege
 from services.inference.engine import Engine
+from services.telemetry import observe_engine, service_telemetry
 
 log = logging.getLogger("vigie.runtime")
 
@@ -37,6 +43,10 @@ class ServiceParts:
     aclose: Callable[[], Awaitable[None]] | None = None
     #: Why the service can no longer serve (its engine failed); None while it can.
     broken: Callable[[], str | None] | None = None
+    #: The engine the service serves (inference): its health and capacity are reported.
+    engine: Engine | None = None
+    #: Runs beside the worker until the service stops (the consumer-info metrics poller).
+    background: Callable[[], Coroutine[Any, Any, None]] | None = None
 
 
 def worker_settings(cfg: Config) -> WorkerSettings:
@@ -117,6 +127,7 @@ async def build_service(
         consumers = topology.consumers_for("inference", labels)
         served = engine
         log.info("engine %s serving model %s", engine.name, engine.model)
+        observe_engine(engine)
         return ServiceParts(
             InferenceService(engine, publisher).handle,
             consumers,
@@ -125,6 +136,7 @@ async def build_service(
             concurrency=cfg.inference.max_sequences + len(consumers),
             aclose=engine.aclose,
             broken=lambda: None if served.health().ok else served.health().detail,
+            engine=engine,
         )
     if name == "collate":
         from services.collate.service import CollateService
@@ -137,11 +149,26 @@ async def build_service(
         consumers = topology.consumers_for("collate", labels) + topology.consumers_for(
             "result", labels
         )
-        return ServiceParts(collate.handle, consumers, collate.delivery_budget)
+        # One service polls every consumer's info into the vigie.consumer.* gauges.
+        poller = ConsumerPoller(
+            js, [(c.stream, c.durable) for c in topology.consumers], cfg.telemetry.metric_interval
+        )
+        return ServiceParts(
+            collate.handle,
+            consumers,
+            collate.delivery_budget,
+            background=poller.run if cfg.telemetry.enabled else None,
+        )
     raise ValueError(f"unknown service {name!r}; choose one of {', '.join(SERVICES)}")
 
 
 async def run_service(name: str, url: str, cfg: Config) -> None:
+    """The service with its telemetry (``[telemetry]``), flushed when it ends."""
+    async with service_telemetry(name, cfg):
+        await _serve(name, url, cfg)
+
+
+async def _serve(name: str, url: str, cfg: Config) -> None:
     """Serve until SIGTERM/SIGINT, then drain within ``bus.drain_timeout``.
 
     Signals are handled from the first moment: one during start-up (connecting, provisioning)
@@ -158,7 +185,9 @@ async def run_service(name: str, url: str, cfg: Config) -> None:
                     name=f"vigie-{name}",
                     connect_timeout=cfg.nats.connect_timeout,
                     reconnect_wait_max=cfg.nats.reconnect_wait_max,
+                    security=client_security(cfg.nats, name),
                 )
+                _start_health(tg, name, cfg, nc, shutdown)
                 shutdown.parts, shutdown.worker = await start_worker(name, nc, cfg)
             # A signal during a start-up step that cannot be interrupted (loading a model in a
             # thread) lands when the step returns: start-up is abandoned all the same.
@@ -166,6 +195,8 @@ async def run_service(name: str, url: str, cfg: Config) -> None:
                 log.info("%s serving %d consumers", name, len(shutdown.worker.consumers))
                 if shutdown.parts is not None and shutdown.parts.broken is not None:
                     tg.start_soon(shutdown.watch_health, shutdown.parts.broken)
+                if shutdown.parts is not None and shutdown.parts.background is not None:
+                    tg.start_soon(shutdown.parts.background)
                 await shutdown.worker.run()
                 shutdown.drained = True
                 log.info("%s drained: %s", name, shutdown.worker.stats)
@@ -186,7 +217,11 @@ async def start_worker(
 ) -> tuple[ServiceParts, Worker]:
     js = nc.jetstream()
     topology = build_topology(topology_settings(cfg))
-    await provision_with_retry(js, topology)
+    if least_privilege(cfg.nats):
+        # Its own identity may not create streams: check that the provisioner did.
+        await verify(js, service_topology(topology, name, tuple(cfg.bus.labels)))
+    else:
+        await provision_with_retry(js, topology)
     publisher = JetStreamPublisher(js)
     parts = await build_service(name, js, publisher, topology, cfg, engine)
     settings = worker_settings(cfg)
@@ -202,6 +237,23 @@ async def start_worker(
         delivery_budget=parts.delivery_budget,
     )
     return parts, worker
+
+
+def _start_health(tg: TaskGroup, name: str, cfg: Config, nc: Client, shutdown: _Shutdown) -> None:
+    """The NATS service API (``$SRV.*``, as ``vigie-<name>``) and the HTTP probe when
+    configured (``services.health``); they answer through the drain, and end with the task
+    group once the connection is closed. A failure there never stops the service."""
+    from services.health import Vitals, serve_health
+
+    vitals = Vitals(
+        service=name,
+        client=nc,
+        worker=lambda: shutdown.worker,
+        engine=lambda: shutdown.parts.engine if shutdown.parts is not None else None,
+        failure=lambda: shutdown.failure,
+        drained=lambda: shutdown.drained,
+    )
+    tg.start_soon(serve_health, vitals, cfg.health)
 
 
 class ServiceBroken(Exception):
@@ -220,6 +272,7 @@ class _Shutdown:
         self.name = name
         self.starting = anyio.CancelScope()
         self.worker: Worker | None = None
+        self.parts: ServiceParts | None = None
         self.failure: str | None = None
         self.drained = False
 
@@ -232,7 +285,6 @@ class _Shutdown:
         log.error("%s: %s; stopping so that another worker takes over", self.name, self.failure)
         if self.worker is not None:
             self.worker.stop()
-        self.parts: ServiceParts | None = None
 
     async def watch_signals(self) -> None:
         # Keeps listening after the first signal: a second one must not kill a draining service.

@@ -69,6 +69,45 @@ class NatsConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True
         float,
         _secs("Pause between two attempts to reconnect (services retry forever).", le=300),
     ] = 2.0
+    nkeys_dir: Annotated[
+        str | None,
+        Meta(
+            description="Directory of nkey seeds written by `vigie ops nkeys`: each service "
+            "connects as <dir>/<service>.nk, other commands as <dir>/<nats.identity>.nk; "
+            "unset = no authentication.",
+            extra={"expect": "a path to a directory, or none"},
+        ),
+    ] = None
+    identity: Annotated[
+        Annotated[str, Meta(pattern=r"^[a-z]+(-(np|dr|s|ts))?$")] | None,
+        Meta(
+            description="Identity to connect as (provisioner, analyst-<label>, "
+            "publisher-<label>, or a service for one label such as ingest-s); unset = the "
+            "service's own name, provisioner for other commands.",
+            extra={"expect": "an identity name such as analyst-dr, or none"},
+        ),
+    ] = None
+    tls_ca: Annotated[
+        str | None,
+        Meta(
+            description="CA certificate (PEM) that signed the server's; set = TLS.",
+            extra={"expect": "a path to a PEM file, or none"},
+        ),
+    ] = None
+    tls_cert: Annotated[
+        str | None,
+        Meta(
+            description="Client certificate (PEM) for mutual TLS, with nats.tls_key.",
+            extra={"expect": "a path to a PEM file, or none"},
+        ),
+    ] = None
+    tls_key: Annotated[
+        str | None,
+        Meta(
+            description="Private key (PEM) of nats.tls_cert.",
+            extra={"expect": "a path to a PEM file, or none"},
+        ),
+    ] = None
 
 
 class BusConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -108,9 +147,57 @@ class BusConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True)
     stream_max_bytes: Annotated[
         int, Meta(ge=SERVER_MAX_PAYLOAD, description="Size cap of each stream, in bytes.")
     ] = 1024**3
+    stream_max_msgs: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description="Message cap of each feeds, work, enriched and dead-letter stream; "
+            "a full stream refuses publishers (discard new).",
+        ),
+    ] = 1_000_000
+    stream_replicas: Annotated[
+        int,
+        Meta(ge=1, le=5, description="Copies of each stream on a cluster (3 on a 3-node cluster)."),
+    ] = 1
     labels: Annotated[
         tuple[Label, ...], Meta(min_length=1, description="Protection labels that get streams.")
     ] = ("np", "dr", "s", "ts")
+    retention_np: Annotated[
+        Annotated[float, Meta(gt=0)] | None,
+        Meta(
+            description="Longest a message of label np is kept, in seconds, on every stream "
+            "of the label (feeds, work, enriched, dead letters, state); unset = each stream's "
+            "own max age. `vigie purge` removes older data at once.",
+            extra={"unit": "seconds", "expect": "a positive number of seconds, or none"},
+        ),
+    ] = None
+    retention_dr: Annotated[
+        Annotated[float, Meta(gt=0)] | None,
+        Meta(
+            description="Longest a message of label dr is kept, in seconds, on every stream "
+            "of the label (feeds, work, enriched, dead letters, state); unset = each stream's "
+            "own max age. `vigie purge` removes older data at once.",
+            extra={"unit": "seconds", "expect": "a positive number of seconds, or none"},
+        ),
+    ] = None
+    retention_s: Annotated[
+        Annotated[float, Meta(gt=0)] | None,
+        Meta(
+            description="Longest a message of label s is kept, in seconds, on every stream "
+            "of the label (feeds, work, enriched, dead letters, state); unset = each stream's "
+            "own max age. `vigie purge` removes older data at once.",
+            extra={"unit": "seconds", "expect": "a positive number of seconds, or none"},
+        ),
+    ] = None
+    retention_ts: Annotated[
+        Annotated[float, Meta(gt=0)] | None,
+        Meta(
+            description="Longest a message of label ts is kept, in seconds, on every stream "
+            "of the label (feeds, work, enriched, dead letters, state); unset = each stream's "
+            "own max age. `vigie purge` removes older data at once.",
+            extra={"unit": "seconds", "expect": "a positive number of seconds, or none"},
+        ),
+    ] = None
 
 
 class IngestConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -277,6 +364,76 @@ class TasksConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     ] = 1024
 
 
+class TelemetryConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    # Spans and metrics carry ids, counts, timings and statuses only — never report text,
+    # entities, prompts or model output: labels apply to telemetry too.
+    enabled: Annotated[
+        bool,
+        Meta(
+            description="Record traces (one per report) and metrics. Spans hold ids, counts, "
+            "timings and statuses only, never report text, entities, prompts or outputs."
+        ),
+    ] = True
+    file_export: Annotated[
+        bool,
+        Meta(description="Write spans and metrics as JSON lines (read by `vigie trace`)."),
+    ] = True
+    dir: Annotated[
+        str | None,
+        Meta(
+            description="Directory of the JSON-lines export (<service>.spans.jsonl, "
+            "<service>.metrics.jsonl); unset = <nats.data_dir>/telemetry.",
+            extra={"expect": "a path to a directory, or none"},
+        ),
+    ] = None
+    file_max_bytes: Annotated[
+        int,
+        Meta(
+            ge=65536,
+            description="Size at which an export file is rotated (one previous file is kept).",
+        ),
+    ] = 64 * 1024 * 1024
+    otlp_endpoint: Annotated[
+        Annotated[str, Meta(pattern=r"^https?://\S+$")] | None,
+        Meta(
+            description="OpenTelemetry collector to send traces and metrics to; unset = "
+            "nothing is sent anywhere.",
+            examples=["http://collector.example:4317"],
+            extra={"expect": "an http:// or https:// URL, or none"},
+        ),
+    ] = None
+    otlp_protocol: Annotated[
+        Literal["grpc", "http"],
+        Meta(description="OTLP transport: grpc (port 4317) or http/protobuf (port 4318)."),
+    ] = "grpc"
+    sample_ratio: Annotated[
+        float,
+        Meta(
+            ge=0.0,
+            le=1.0,
+            description="Share of new traces recorded; a trace the publisher sampled is kept.",
+        ),
+    ] = 1.0
+    metric_interval: Annotated[
+        float, _secs("How often metrics are exported and consumer info is polled.", ge=1)
+    ] = 10.0
+
+
+class HealthConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    http_port: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=65535,
+            description="Port of the HTTP probe a service serves (GET /livez, /readyz) for "
+            "an orchestrator; 0: none. One service per host or pod (Kubernetes), not `vigie up`.",
+        ),
+    ] = 0
+    http_host: Annotated[
+        str, Meta(min_length=1, description="Interface the HTTP probe listens on.")
+    ] = "127.0.0.1"
+
+
 class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     log_level: Annotated[LogLevel, Meta(description="Least severe log level written.")] = "info"
     nats: NatsConfig = msgspec.field(default_factory=NatsConfig)
@@ -285,6 +442,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     collate: CollateConfig = msgspec.field(default_factory=CollateConfig)
     inference: InferenceConfig = msgspec.field(default_factory=InferenceConfig)
     tasks: TasksConfig = msgspec.field(default_factory=TasksConfig)
+    health: HealthConfig = msgspec.field(default_factory=HealthConfig)
+    telemetry: TelemetryConfig = msgspec.field(default_factory=TelemetryConfig)
 
 
 def topology_settings(cfg: Config) -> TopologySettings:
@@ -295,6 +454,18 @@ def topology_settings(cfg: Config) -> TopologySettings:
         ingest_dedupe_horizon=b.ingest_dedupe_horizon,
         collate_state_max_age=b.collate_state_max_age,
         stream_max_bytes=b.stream_max_bytes,
+        stream_max_msgs=b.stream_max_msgs,
+        stream_replicas=b.stream_replicas,
         ack_wait=b.ack_wait,
         labels=tuple(b.labels),
+        label_max_age=tuple(
+            (label, age)
+            for label, age in (
+                ("np", b.retention_np),
+                ("dr", b.retention_dr),
+                ("s", b.retention_s),
+                ("ts", b.retention_ts),
+            )
+            if age is not None
+        ),
     )

@@ -16,6 +16,7 @@ from nats.js.errors import APIError
 from bus.connect import BusUnreachable, connect
 from bus.publish import PublishError
 from services.config import LoadedConfig
+from services.credentials import client_security
 
 CLIENT_NAME = "vigie-cli"
 #: What a JetStream API call raises when the server cannot or will not answer it.
@@ -74,6 +75,7 @@ class cli_connection:
     def __init__(self, args: argparse.Namespace, loaded: LoadedConfig) -> None:
         self.url = nats_url(args, loaded)
         self.timeout = loaded.config.nats.connect_timeout
+        self.nats = loaded.config.nats
         self._nc: Client | None = None
 
     async def __aenter__(self) -> Client:
@@ -81,7 +83,10 @@ class cli_connection:
             try:
                 with anyio.fail_after(self.timeout + 0.5):
                     self._nc = await connect(
-                        self.url, name=CLIENT_NAME, connect_timeout=self.timeout
+                        self.url,
+                        name=CLIENT_NAME,
+                        connect_timeout=self.timeout,
+                        security=client_security(self.nats),
                     )
             except TimeoutError:
                 cause = f"{muted.last or 'no answer'}; gave up after {self.timeout:g} s"

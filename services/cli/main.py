@@ -14,6 +14,8 @@ from bus.connect import BusUnreachable
 from bus.embedded import EmbeddedServerError
 from bus.provision import ProvisionError
 from bus.publish import PublishError
+from bus.purge import PurgeError
+from bus.security import SecurityError
 from services.config import ConfigError, LoadedConfig, load_config
 from services.inference.registry import ModelError
 from services.runtime import ServiceBroken
@@ -28,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from services.cli import dlq, inspect, models, publish, serve
+    from services.cli import dlq, health, inspect, models, ops, publish, serve
 
     parser = _Parser(prog="vigie", description="Vigie: streaming enrichment over NATS JetStream")
     parser.add_argument(
@@ -39,8 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
-    for module in (serve, publish, inspect, dlq, models):
+    for module in (serve, publish, inspect, health, dlq, models, ops):
         module.register(sub)
+    from services.cli import bench, loadtest
+
+    loadtest.register(sub)
+    bench.register(sub)
+    from services.cli import chaos
+
+    chaos.register(sub)
+    from services.cli import trace
+
+    trace.register(sub)
     return parser
 
 
@@ -88,6 +100,8 @@ _KNOWN = (
     ModelError,
     ServiceBroken,
     GlossaryError,
+    SecurityError,
+    PurgeError,
 )
 
 

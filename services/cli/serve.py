@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import time
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import anyio
 from nats.aio.msg import Msg
 
+from bus.cluster import EmbeddedCluster
 from bus.connect import connected
 from bus.embedded import EmbeddedNats, free_port
 from bus.process import die_with_parent
@@ -38,6 +40,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     up.add_argument("--data-dir", help="store of the embedded server (default nats.data_dir)")
     up.add_argument("--nats", metavar="URL", help="use this server instead of starting one")
+    up.add_argument(
+        "--cluster",
+        type=int,
+        choices=(3, 5),
+        metavar="N",
+        help="embedded JetStream cluster of N nodes (3 or 5), streams with N replicas",
+    )
     up.add_argument("--demo", action="store_true", help="publish a demo feed, print its events")
     up.add_argument("--once", action="store_true", help="with --demo: stop after the events")
     up.set_defaults(func=cmd_up)
@@ -62,6 +71,8 @@ class Supervisor:
     stopping: anyio.Event = field(default_factory=anyio.Event)
     children: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
+    #: The services' environment (None: ours).
+    env: dict[str, str] | None = None
 
     def argv(self, name: str) -> list[str]:
         argv = [sys.executable, "-m", "services.cli.main"]
@@ -76,6 +87,7 @@ class Supervisor:
             proc = await asyncio.create_subprocess_exec(
                 *self.argv(name),
                 stdin=asyncio.subprocess.DEVNULL,
+                env=self.env,
                 start_new_session=True,  # Ctrl-C reaches us; we hand SIGTERM on, once
                 preexec_fn=die_with_parent,
             )
@@ -114,9 +126,23 @@ class Supervisor:
 
 async def cmd_up(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     cfg = loaded.config
+    settings, env = topology_settings(cfg), None
     async with AsyncExitStack() as stack:
         url = args.nats or cfg.nats.url
-        if url is None:
+        if args.cluster and not args.nats:
+            cluster = await stack.enter_async_context(
+                EmbeddedCluster(
+                    Path(args.data_dir or cfg.nats.data_dir),
+                    size=args.cluster,
+                    sync_interval=cfg.nats.sync_interval,
+                    host=cfg.nats.host,
+                )
+            )
+            url = cluster.url
+            # The services provision too: they must ask for the same number of replicas.
+            settings = replace(settings, stream_replicas=args.cluster)
+            env = os.environ | {"VIGIE_BUS__STREAM_REPLICAS": str(args.cluster)}
+        elif url is None:
             port = cfg.nats.port if args.port is None else args.port
             server = await stack.enter_async_context(
                 EmbeddedNats(
@@ -128,16 +154,18 @@ async def cmd_up(args: argparse.Namespace, loaded: LoadedConfig) -> int:
             )
             url = server.url
         async with connected(url, name="vigie-up") as nc:
-            report = await provision_with_retry(
-                nc.jetstream(), build_topology(topology_settings(cfg))
-            )
+            report = await provision_with_retry(nc.jetstream(), build_topology(settings))
         log.info(
             "topology: %d created, %d updated, %d unchanged",
             len(report.created),
             len(report.updated),
             len(report.unchanged),
         )
-        supervisor = Supervisor(url, loaded.path, cfg.bus.drain_timeout + 5.0)
+        if args.data_dir and cfg.telemetry.dir is None:
+            # The services' file export goes under the data dir given here, not the config's.
+            telemetry = Path(args.data_dir) / "telemetry"  # children share our cwd
+            env = (env or dict(os.environ)) | {"VIGIE_TELEMETRY__DIR": str(telemetry)}
+        supervisor = Supervisor(url, loaded.path, cfg.bus.drain_timeout + 5.0, env=env)
         async with anyio.create_task_group() as tg:
             for name in SERVICES:
                 tg.start_soon(supervisor.supervise, name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,8 +14,8 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from bus.publish import Publisher
+from bus.telemetry import REPORT_ID, annotate, current_trace
 from bus.topology import enriched_subject
-from bus.tracing import continue_or_start
 from bus.worker import Ack, Defer, Delivery, Outcome, Reject
 from schemas.headers import TRACEPARENT
 from schemas.v1 import (
@@ -28,8 +29,13 @@ from schemas.v1 import (
     readable,
 )
 from services.collate import logic
+from services.telemetry import record_published
 
 log = logging.getLogger("vigie.collate")
+#: A report id the state bucket can key by: dot-separated tokens of [-/_=a-zA-Z0-9], and short
+#: (the key is a subject token; ingest's ids are 32 hex digits).
+_KEY = re.compile(r"^[-/_=a-zA-Z0-9]+(?:\.[-/_=a-zA-Z0-9]+)*$")
+MAX_KEY_CHARS = 256
 
 
 @dataclass
@@ -55,14 +61,10 @@ class CollateService:
         self.stats = CollateStats()
 
     async def handle(self, d: Delivery) -> Outcome:
-        try:
-            item: CollateInput = collate_input_decoder.decode(d.data)
-        except msgspec.DecodeError as exc:
-            raise Reject("schema_violation", f"not a report or task result: {exc}") from exc
-        if not readable(item.schema_version):
-            raise Reject("unsupported_version", f"schema_version {item.schema_version} unreadable")
+        item = decode(d)
         kv = self._buckets[d.label]
         key = item.report_id
+        annotate(**{REPORT_ID: key})
         state, seq = await self._update(kv, key, lambda s: logic.merge(s, item))
         # Publishing may take a while; whatever answered meanwhile is planned on the next pass.
         while pending := logic.unconfirmed(state):
@@ -115,7 +117,7 @@ class CollateService:
         self, state: CollateState, revision: PublishedRevision, headers: dict[str, str]
     ) -> None:
         event = logic.build_event(state, revision, self._clock())
-        trace = continue_or_start(headers)
+        trace = current_trace(headers)
         receipt = await self._publisher.publish(
             enriched_subject(event.label, event.kind, event.source),
             json_encoder.encode(event),
@@ -123,6 +125,7 @@ class CollateService:
             headers={TRACEPARENT: trace.traceparent},
         )
         if not receipt.duplicate:
+            record_published(event)
             self.stats.published += 1
             self.stats.partial += revision.partial
             self.stats.revisions += revision.revision > 1
@@ -132,6 +135,30 @@ class CollateService:
                 revision.revision,
                 " (partial)" if revision.partial else "",
             )
+
+
+def decode(d: Delivery) -> CollateInput:
+    """The report or task result in ``d``; ``Reject`` when it is not one collate may keep."""
+    try:
+        item: CollateInput = collate_input_decoder.decode(d.data)
+    except msgspec.DecodeError as exc:
+        raise Reject("schema_violation", f"not a report or task result: {exc}") from exc
+    if not readable(item.schema_version):
+        raise Reject("unsupported_version", f"schema_version {item.schema_version} unreadable")
+    if item.label != d.label:
+        # Its event would go to the item's label: a message may not move text across labels.
+        raise Reject(
+            "bad_subject",
+            f"{item.label} item arrived on a {d.label} subject",
+            fields={"label": item.label, "subject_label": d.label},
+        )
+    if len(item.report_id) > MAX_KEY_CHARS or not _KEY.match(item.report_id):
+        # The report id is the state's key: one the bucket refuses would fail every delivery.
+        raise Reject(
+            "schema_violation",
+            f"report_id is not a state key (dot-separated [-/_=a-zA-Z0-9], ≤ {MAX_KEY_CHARS})",
+        )
+    return item
 
 
 def _confirm(state: CollateState | None, revisions: list[PublishedRevision]) -> CollateState:

@@ -17,7 +17,7 @@ from typing import Any, get_args
 
 import msgspec
 
-from schemas.v1 import ChatMessage, EntityType
+from schemas.v1 import ChatMessage, Decoder, EntityType
 from services.inference.grammar import compile_schema
 from services.tasks.prompting import (
     REPORT_CLOSE,
@@ -104,7 +104,7 @@ class _Answer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     entities: list[ProposedEntity]
 
 
-_ANSWER_DECODER = msgspec.json.Decoder(_Answer)
+_ANSWER_DECODER = Decoder[_Answer](_Answer)
 
 # Two short worked examples for a base model: one French, one Russian, so that the model sees
 # entity text copied in the report's own script and spelling (never translated or transliterated).

@@ -18,6 +18,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from opentelemetry import trace
+
 from services.inference.engine import (
     Capacity,
     EngineClosed,
@@ -30,6 +32,7 @@ from services.inference.engine import (
     Health,
 )
 from services.inference.scheduler import Candidate, SchedulerSettings, plan_step, rank_of
+from services.telemetry import BatchSpans
 
 log = logging.getLogger("vigie.engine")
 
@@ -61,6 +64,8 @@ class Sequence:
     admitted_step: int = 0
     future: asyncio.Future[GenerationResult] | None = None
     loop: asyncio.AbstractEventLoop | None = None
+    #: The request's span where it was submitted: the engine's batch spans link to it.
+    span_context: trace.SpanContext | None = None
 
     def candidate(self) -> Candidate:
         return Candidate(self.key, self.rank, self.key, self.kv_tokens)
@@ -123,6 +128,7 @@ class ThreadedEngine:
         self._closed = False
         self._error: str | None = None
         self._last_step_s = 0.0
+        self._batches = BatchSpans(self.name, self.model, settings.scheduler.max_sequences)
         self._thread = threading.Thread(target=self._run, name=f"engine-{self.name}", daemon=True)
         self._thread.start()
 
@@ -137,6 +143,7 @@ class ThreadedEngine:
             rank=rank_of(request.precedence),
             future=loop.create_future(),
             loop=loop,
+            span_context=trace.get_current_span().get_span_context(),
         )
         with self._cond:
             if self._closed:
@@ -223,6 +230,7 @@ class ThreadedEngine:
             while not self._inbox and not self._running and not self._waiting:
                 if self._closed:
                     return False
+                self._batches.close()  # idle: the last batch's span ends now, not at the next
                 self._cond.wait()
             if self._closed:
                 return False
@@ -254,14 +262,18 @@ class ThreadedEngine:
         with self._cond:
             self._paused = paused
         if not active:
+            self._batches.close()
             # Only waiting requests that cannot be admitted yet (none should exist: prepare
             # refuses what can never fit); do not spin.
             with self._cond:
                 self._cond.wait(timeout=0.05)
             return True
+        self._batches.step(frozenset(active_keys), lambda: [q.span_context for q in active], paused)
+        generated = sum(len(q.generated) for q in active)
         started = time.monotonic()
         self._core.step(active)
         now = time.monotonic()
+        self._batches.stepped(sum(len(q.generated) for q in active) - generated)
         self._last_step_s = now - started
         self.stats.record_step(len(active), paused)
         for seq in self._running:
@@ -364,6 +376,7 @@ class ThreadedEngine:
             loop.call_soon_threadsafe(settle)
 
     def _shutdown(self) -> None:
+        self._batches.close()
         with self._cond:
             self._closed = True
             pending = [q for _, q in self._inbox if isinstance(q, Sequence)]

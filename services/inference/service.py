@@ -16,8 +16,8 @@ from collections.abc import Callable
 import msgspec
 
 from bus.publish import Publisher
+from bus.telemetry import PRECEDENCE, REPORT_ID, annotate, current_trace
 from bus.topology import inferred_subject
-from bus.tracing import continue_or_start
 from bus.worker import Ack, Delivery, Outcome, Reject, Retry
 from schemas.headers import TRACEPARENT
 from schemas.v1 import (
@@ -35,6 +35,7 @@ from services.inference.engine import (
     GenerationResult,
     Message,
 )
+from services.telemetry import record_answer, request_span
 
 log = logging.getLogger("vigie.inference")
 
@@ -99,6 +100,11 @@ class InferenceService:
 
     async def handle(self, d: Delivery) -> Outcome:
         req = decode_request(d)
+        annotate(**{REPORT_ID: req.report_id or "", PRECEDENCE: req.precedence})
+        with request_span(req, self._engine.model):
+            return await self._serve(d, req)
+
+    async def _serve(self, d: Delivery, req: InferenceRequest) -> Outcome:
         now = self._clock()
         waited_ms = max(0.0, (now - req.created_at).total_seconds() * 1000)
         if req.deadline is not None and now >= req.deadline:
@@ -154,7 +160,8 @@ class InferenceService:
             report_id=req.report_id,
             context=req.context,
         )
-        trace = continue_or_start(d.headers)
+        record_answer(answer)
+        trace = current_trace(d.headers)
         await self._publisher.publish(
             inferred_subject(req.label, req.client, req.precedence),
             json_encoder.encode(answer),

@@ -12,6 +12,8 @@ import json
 import time
 from collections.abc import Callable
 
+from opentelemetry import trace
+
 from services.inference.engine import (
     Capacity,
     EngineStats,
@@ -19,6 +21,7 @@ from services.inference.engine import (
     GenerationResult,
     Health,
 )
+from services.telemetry import BatchSpans
 
 #: The model's text for a request: a function of the request alone.
 Responder = Callable[[GenerationRequest], str]
@@ -40,11 +43,17 @@ class StandInEngine:
         self.stats = EngineStats()
         self._responder = responder
         self._closed = False
+        self._batches = BatchSpans(self.name, model, 1)
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         started = time.perf_counter()
+        # One batch of one step, linked to the request's span like a real engine's.
+        requester = trace.get_current_span().get_span_context()
+        self._batches.step(frozenset({self.stats.steps}), lambda: [requester], 0)
         text = self._responder(request)
         tokens = max(1, len(text) // 4)
+        self._batches.stepped(tokens)
+        self._batches.close()
         self.stats.finished += 1
         self.stats.tokens_generated += tokens
         self.stats.record_step(1, 0)

@@ -18,6 +18,7 @@ from schemas.v1 import (
     Precedence,
     SensorReading,
     TextReport,
+    decode_json,
     readable,
     sensor_reading_decoder,
     text_report_decoder,
@@ -25,6 +26,8 @@ from schemas.v1 import (
 from services.extract.patterns import find_pattern_entities
 from services.ingest.normalise import normalise_text
 
+#: Largest original + normalised text of a report, as JSON strings (see ``parse_feed``).
+MAX_CARRIED_BYTES = 2 * 1024 * 1024
 _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")
 _JSON_TYPES = ("application/json",)
 _TEXT_TYPES = ("text/plain",)
@@ -135,6 +138,17 @@ def parse_feed(
             f"{size} bytes of text exceeds the limit of {max_text_bytes}",
             {"size": str(size), "limit": str(max_text_bytes)},
         )
+    # Ingest's output carries both texts as JSON strings, and a task's request to the engine
+    # carries that output again, escaped once more: bounded here, every message downstream fits
+    # a work stream (and its dead letter fits the server). Only escape floods (control
+    # characters are 6 bytes each in JSON) reach this bound within the size checked above.
+    carried = len(msgspec.json.encode(original)) + len(msgspec.json.encode(normalised))
+    if carried > MAX_CARRIED_BYTES:
+        raise Reject(
+            "too_large",
+            f"the report's texts take {carried} bytes as JSON, over {MAX_CARRIED_BYTES}",
+            {"size": str(carried), "limit": str(MAX_CARRIED_BYTES)},
+        )
     return Accepted(
         kind, original, normalised, precedence, language, observed, originator, publisher_id, sensor
     )
@@ -195,7 +209,7 @@ def _decode_json(kind: str, data: bytes) -> TextReport | SensorReading:
 def _check_major(data: bytes, version: str | None = None) -> None:
     if version is None:
         try:
-            raw = msgspec.json.decode(data)
+            raw = decode_json(data)
         except msgspec.DecodeError:
             return
         version = raw.get("schema_version") if isinstance(raw, dict) else None

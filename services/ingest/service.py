@@ -14,11 +14,11 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from bus.publish import Publisher
+from bus.telemetry import PRECEDENCE, REPORT_ID, annotate, current_trace
 from bus.topology import collate_subject, parse_feed_subject, work_subject
-from bus.tracing import continue_or_start
 from bus.worker import Ack, Delivery, Outcome, Reject
 from schemas import headers as H
-from schemas.v1 import Flag, IngestedReport, Precedence, Provenance, TaskName, json_encoder
+from schemas.v1 import Decoder, Flag, IngestedReport, Precedence, Provenance, TaskName, json_encoder
 from services.config import CollateConfig
 from services.ingest.injection import injection_flag, suspected_injection
 from services.ingest.normalise import LanguageIdentifier
@@ -45,7 +45,7 @@ class SeenRecord(msgspec.Struct, frozen=True):
     at: dt.datetime
 
 
-_seen_decoder = msgspec.json.Decoder(SeenRecord)
+_seen_decoder = Decoder[SeenRecord](SeenRecord)
 
 
 @dataclass(frozen=True)
@@ -102,13 +102,14 @@ class IngestService:
         )
         digest = content_digest(d.data, d.headers)
         report_id = report_identity(d.label, feed.source, d.subject, digest, accepted.publisher_id)
+        annotate(**{REPORT_ID: report_id, PRECEDENCE: accepted.precedence})
         if not await self._first_sighting(d, report_id, digest):
             self.stats.duplicates += 1
             log.info("duplicate of %s dropped (%s seq %d)", report_id, d.stream, d.stream_seq)
             return Ack()
         language, confidence = await self._language(accepted)
         flags = await self._flags(accepted.normalised_text)
-        trace = continue_or_start(d.headers)
+        trace = current_trace(d.headers)
         ingested_at = self._clock()
         deadline = ingested_at + dt.timedelta(
             seconds=self.settings.deadline_for(accepted.precedence)

@@ -28,11 +28,12 @@ import anyio.to_thread
 import msgspec
 
 from bus.publish import Publisher
+from bus.telemetry import PRECEDENCE, REPORT_ID, annotate, current_trace
 from bus.topology import infer_subject, result_subject
-from bus.tracing import continue_or_start
 from bus.worker import Ack, Delivery, Outcome, Reject
 from schemas.headers import TRACEPARENT
 from schemas.v1 import (
+    Decoder,
     Entity,
     Flag,
     InferenceRequest,
@@ -50,6 +51,7 @@ from schemas.v1 import (
     readable,
 )
 from services.tasks.prompting import OutputInvalid, PromptSpec, Retry
+from services.telemetry import record_dropped
 
 log = logging.getLogger("vigie.tasks")
 _T = TypeVar("_T")
@@ -112,7 +114,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _job_encoder = msgspec.json.Encoder()
-_job_decoder = msgspec.json.Decoder(Job)
+_job_decoder = Decoder[Job](Job)
 JOB_KEY = "job"
 
 
@@ -143,6 +145,19 @@ def decode_report(data: bytes) -> IngestedReport:
         raise Reject("invalid_json", f"not JSON: {exc}") from exc
     if not readable(report.schema_version):
         raise Reject("unsupported_version", f"schema_version {report.schema_version} unreadable")
+    return report
+
+
+def check_report(d: Delivery) -> IngestedReport:
+    """The ingested report in ``d``, which must be of the subject's label."""
+    report = decode_report(d.data)
+    if report.label != d.label:
+        # Its request and result would go to the report's label: no moving text across labels.
+        raise Reject(
+            "bad_subject",
+            f"{report.label} report arrived on a {d.label} subject",
+            fields={"label": report.label, "subject_label": d.label},
+        )
     return report
 
 
@@ -191,7 +206,8 @@ class ModelTaskService:
         return await self._on_report(d)
 
     async def _on_report(self, d: Delivery) -> Outcome:
-        report = decode_report(d.data)
+        report = check_report(d)
+        annotate(**{REPORT_ID: report.report_id, PRECEDENCE: report.precedence})
         started = self._clock()
         immediate = await _run(self._logic.answer_without_model, report)
         if immediate is not None:
@@ -203,6 +219,7 @@ class ModelTaskService:
     async def _on_answer(self, d: Delivery) -> Outcome:
         answer, job = decode_answer(d, self._logic.task)
         report = job.report
+        annotate(**{REPORT_ID: report.report_id, PRECEDENCE: report.precedence})
         provenance = self._provenance(job.started_at, answer, job)
         if answer.status == "expired":
             output = TaskOutput(status="expired", detail=answer.error or "deadline passed")
@@ -279,7 +296,7 @@ class ModelTaskService:
             report_id=report.report_id,
             context={JOB_KEY: _job_encoder.encode(job).decode()},
         )
-        trace = continue_or_start(d.headers)
+        trace = current_trace(d.headers)
         await self._publisher.publish(
             infer_subject(report.label, report.precedence),
             json_encoder.encode(request),
@@ -335,7 +352,8 @@ class ModelTaskService:
             quality=output.quality,
             flags=output.flags,
         )
-        trace = continue_or_start(d.headers)
+        record_dropped(self._logic.task, report.label, output.dropped_entities)
+        trace = current_trace(d.headers)
         await self._publisher.publish(
             result_subject(report.label, report.precedence),
             json_encoder.encode(result),

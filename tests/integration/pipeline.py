@@ -12,6 +12,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from bus.connect import connect
+from bus.security import ClientSecurity
 from bus.topology import LABELS, stream_name
 from bus.worker import Worker
 from schemas.v1 import DeadLetter, EnrichedEvent, dead_letter_decoder, enriched_decoder
@@ -113,12 +114,16 @@ async def pipeline(
     cfg: Config,
     services: tuple[str, ...] = ("ingest", "extract", "collate"),
     engine: Engine | None = None,
+    security: Callable[[str], ClientSecurity] | None = None,
 ) -> AsyncIterator[Running]:
-    """The services, in-process; ``engine`` (a stand-in) replaces the inference service's."""
+    """The services, in-process; ``engine`` (a stand-in) replaces the inference service's;
+    ``security`` gives each service its own credentials (a secured server)."""
     running = Running({}, {}, {})
     async with anyio.create_task_group() as tg:
         for name in services:
-            nc = await connect(url, name=f"test-{name}")
+            nc = await connect(
+                url, name=f"test-{name}", security=security(name) if security else None
+            )
             running.clients[name] = nc
             parts, worker = await start_worker(
                 name, nc, cfg, engine if name == "inference" else None

@@ -16,9 +16,17 @@ FAST_ENV = {
 }
 
 
+#: What tests/integration/pipeline.py's fast_config sets: the spine without an engine.
+SPINE_ENV = {"VIGIE_INGEST__TASKS": "extract", "VIGIE_TASKS__EXTRACT_WITH_MODEL": "false"}
+#: Services started without a data dir would write their telemetry into the working copy.
+QUIET_ENV = {"VIGIE_TELEMETRY__FILE_EXPORT": "false"}
+
+
 async def start_service(name: str, url: str, **env: str) -> asyncio.subprocess.Process:
     full = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")}
     full.update(FAST_ENV)
+    full.update(SPINE_ENV)
+    full.update(QUIET_ENV)
     full.update(env)
     return await asyncio.create_subprocess_exec(
         sys.executable,

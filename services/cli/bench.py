@@ -1,0 +1,47 @@
+"""`vigie bench tasks|overhead|precedence`: the benchmark suite (modules in ``loadtest/``).
+
+Each benchmark runs as its own process (``python -m loadtest.bench_<name> …``, the options after
+the name passed on) and writes a JSON result file (``--out``, default under bench-results/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from services.config import LoadedConfig
+
+BENCHES = {
+    "tasks": ("loadtest.bench_tasks", "P1 over the three tasks: engine through the pipeline vs "
+              "the same requests direct (real engine)"),
+    "overhead": ("loadtest.bench_overhead", "bus overhead: pipeline with the stand-in engine vs "
+                 "a plain relay on the same server (saturation, p50/p99 at half)"),
+    "precedence": ("loadtest.bench_precedence", "P5: FLASH p99 with ROUTINE at 2x capacity vs "
+                   "FLASH alone (real engine)"),
+}  # fmt: skip
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="benchmarks: tasks (P1), overhead (bus, stand-in engine), precedence (P5)",
+        description="Runs one benchmark; `vigie bench NAME --help` lists its options.",
+    )
+    p.add_argument("name", choices=sorted(BENCHES), help="; ".join(
+        f"{k}: {v[1]}" for k, v in sorted(BENCHES.items())))  # fmt: skip
+    p.add_argument("options", nargs=argparse.REMAINDER, help="passed to the benchmark")
+    p.set_defaults(func=cmd_bench)
+
+
+async def cmd_bench(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    module = BENCHES[args.name][0]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, *args.options, stdin=asyncio.subprocess.DEVNULL
+    )
+    try:
+        return await proc.wait()
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            await proc.wait()
