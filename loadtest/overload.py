@@ -8,8 +8,8 @@
    the run) — its largest sample after the warm-up against its last sample of the warm-up; no
    stream exceeds its limits (they discard new); a refused publish says the stream is full.
 
-The streams' message cap is lowered (default: half of what the run offers) so that the feeds
-stream does fill and the refusals are seen.
+The streams' message cap is lowered (default: half of what the run offers to each label) so
+that the feeds streams do fill and the refusals are seen.
 """
 
 from __future__ import annotations
@@ -192,7 +192,8 @@ async def run_overload(opts: OverloadOptions) -> OverloadResult:
             js, opts.calibration_reports, f"{run}c"
         )
         offered = sustainable * opts.factor
-        max_msgs = opts.max_msgs or max(1000, int(offered * opts.duration / 2))
+        # Half of what the run offers to each label's streams: the feeds streams fill mid-run.
+        max_msgs = opts.max_msgs or max(1000, int(offered * opts.duration / 2 / len(LABELS)))
         settings = TopologySettings(labels=LABELS, stream_max_msgs=max_msgs)
         # The services re-provision at start: they must ask for the same limits.
         env["VIGIE_BUS__STREAM_MAX_MSGS"] = str(max_msgs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import Any
 
 from services.config import LoadedConfig
 
@@ -22,7 +23,7 @@ BENCHES = {
 }  # fmt: skip
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser(
         "bench",
         help="benchmarks: tasks (P1), overhead (bus, stand-in engine), precedence (P5)",

@@ -41,18 +41,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
-    for module in (serve, publish, inspect, health, dlq, models, ops):
+    from services.cli import bench, chaos, loadtest, trace
+
+    for module in (
+        serve,
+        publish,
+        inspect,
+        health,
+        dlq,
+        models,
+        ops,
+        loadtest,
+        bench,
+        chaos,
+        trace,
+    ):
         module.register(sub)
-    from services.cli import bench, loadtest
-
-    loadtest.register(sub)
-    bench.register(sub)
-    from services.cli import chaos
-
-    chaos.register(sub)
-    from services.cli import trace
-
-    trace.register(sub)
     return parser
 
 
