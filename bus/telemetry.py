@@ -319,6 +319,11 @@ class ConsumerPoller:
             }
 
     async def run(self) -> None:
-        while True:
-            await self.poll_once()
-            await anyio.sleep(self.interval)
+        try:
+            while True:
+                await self.poll_once()
+                await anyio.sleep(self.interval)
+        finally:
+            # A stopped poller's figures would be reported as current: drop them.
+            for key in self._consumers:
+                _consumer_info.pop(key, None)
