@@ -296,6 +296,9 @@ async def measure(
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
     env = dict(os.environ)
     env["VIGIE_LOG_LEVEL"] = "warning"
+    # The spine alone: deterministic extraction, no model tasks (they need the engine).
+    env["VIGIE_INGEST__TASKS"] = "extract"
+    env["VIGIE_TASKS__EXTRACT_WITH_MODEL"] = "false"
     logs = Path(args.out).parent / "logs"
     async with AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vigie-bench-")))
