@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU verification of the exllamav2 engine, in one run on a CUDA machine (issue 5):
+# GPU verification of the exllamav2 engine, in one run on a CUDA machine:
 #   1. install the carried wheels (.whl/) into /tmp/site, no index, no dependencies;
 #   2. the exllamav2 CUDA extension: reuse .gpuext/ (chunks from an earlier run) or build it;
 #      the built .so goes to $OUT in chunks of 15 MiB so a later run can carry it back;
