@@ -196,6 +196,8 @@ def test_each_metric_family_is_observed(otel: Installed) -> None:
     record_published(event)  # type: ignore[arg-type]
     record_dropped("extract", "np", 2)
     telemetry.count_dead_letter("ingest", "invalid_json", "np")
+    # The consumer table is process-wide: another test's poller may have left entries in it.
+    telemetry._consumer_info.clear()
     telemetry._consumer_info[("WORK_NP", "extract_np_flash")] = {
         "num_pending": 4,
         "num_ack_pending": 1,
