@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import tempfile
@@ -31,6 +30,7 @@ import msgspec
 import nats
 from nats.aio.msg import Msg
 
+from loadtest.results import write_result
 from loadtest.stack import vigie_up, warm_up
 from loadtest.synth import Generator, Mix, Synthetic
 
@@ -176,9 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="bench-results/precedence-p5.json")
     args = parser.parse_args(argv)
     result = asyncio.run(main_async(args))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.out, result)
     return 0
 
 

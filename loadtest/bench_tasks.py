@@ -35,6 +35,7 @@ import nats
 from nats.aio.msg import Msg
 
 from loadtest.fixtures import FIXTURES
+from loadtest.results import write_result
 from loadtest.stack import vigie_up, warm_up
 from schemas import headers as H
 from schemas.v1 import (
@@ -183,9 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="bench-results/tasks-p1.json")
     args = parser.parse_args(argv)
     result = asyncio.run(main_async(args))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.out, result)
     return 0
 
 

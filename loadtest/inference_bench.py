@@ -34,6 +34,7 @@ from bus.embedded import EmbeddedNats
 from bus.provision import provision
 from bus.topology import TopologySettings, build_topology
 from loadtest.inference_client import InferenceClient
+from loadtest.results import write_result
 from schemas.v1 import InferenceRequest, InferenceResult, json_encoder
 
 PROMPTS = (
@@ -161,10 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="bench-results/inference-p1.json")
     args = parser.parse_args(argv)
     result = asyncio.run(main_async(args))
-    text = json.dumps(result, indent=2)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text + "\n")
-    print(text)
+    write_result(args.out, result)
     return 0
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import signal
@@ -33,6 +32,7 @@ from bus.embedded import EmbeddedNats
 from bus.provision import provision
 from bus.topology import TopologySettings, build_topology
 from loadtest.fixtures import FIXTURES
+from loadtest.results import write_result
 from schemas import headers as H
 from schemas.v1 import EnrichedEvent, enriched_decoder
 
@@ -230,10 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="bench-results/tasks.json")
     args = parser.parse_args(argv)
     result = asyncio.run(main_async(args))
-    text = json.dumps(result, indent=2)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text + "\n")
-    print(text)
+    write_result(args.out, result)
     return 0
 
 
