@@ -49,10 +49,12 @@ bench: $(STAMP)
 bench-tasks: $(STAMP)
 	$(BIN)/python -m loadtest.tasks_bench --inflight 1 4 16 --out bench-results/tasks.json
 
-## bench-overhead: the whole pipeline with the stand-in engine against a plain relay (both sync settings)
+## bench-overhead: the whole pipeline with the stand-in engine against a plain relay (tracing on/off, both sync settings), and the census of what the bus carries per report
 bench-overhead: $(STAMP)
 	$(BIN)/vigie bench overhead --out bench-results/overhead-always.json
+	$(BIN)/vigie bench overhead --env VIGIE_TELEMETRY__ENABLED=false --out bench-results/overhead-no-telemetry.json
 	$(BIN)/vigie bench overhead --sync-interval default --out bench-results/overhead-default.json
+	$(BIN)/python -m loadtest.census --reports 300
 
 ## bench-precedence: P5, FLASH p99 with ROUTINE offered at 2x capacity vs FLASH alone (CPU engine)
 bench-precedence: $(STAMP)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import anyio
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
@@ -42,6 +44,38 @@ class Publisher(Protocol):
     async def publish(
         self, subject: str, payload: bytes, *, msg_id: str, headers: dict[str, str] | None = None
     ) -> PublishReceipt: ...
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    subject: str
+    payload: bytes
+    msg_id: str
+    headers: dict[str, str] | None = None
+
+
+async def publish_all(publisher: Publisher, messages: Sequence[Outgoing]) -> list[PublishReceipt]:
+    """Publish side by side (one round trip of PubAcks, not one per message); return when every
+    one is stored. A failure is raised as itself (the first one, by position) — not as an
+    exception group — once the others have ended, so callers read its ``recoverable``."""
+    receipts: list[PublishReceipt | None] = [None] * len(messages)
+    errors: list[BaseException | None] = [None] * len(messages)
+
+    async def one(i: int, m: Outgoing) -> None:
+        try:
+            receipts[i] = await publisher.publish(
+                m.subject, m.payload, msg_id=m.msg_id, headers=m.headers
+            )
+        except Exception as exc:
+            errors[i] = exc
+
+    async with anyio.create_task_group() as tg:
+        for i, m in enumerate(messages):
+            tg.start_soon(one, i, m)
+    for exc in errors:
+        if exc is not None:
+            raise exc
+    return [r for r in receipts if r is not None]
 
 
 class JetStreamPublisher:

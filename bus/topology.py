@@ -34,6 +34,9 @@ from schemas.v1 import LABELS as LABELS
 from schemas.v1 import PRECEDENCES as PRECEDENCES
 from schemas.v1 import Kind, TaskName
 
+#: Precedences that get reserved capacity and pause routine work (workers' slots, the engine).
+URGENT: tuple[str, ...] = PRECEDENCES[:2]
+
 KINDS: tuple[str, ...] = get_args(Kind)
 #: Task services that answer per report; each reaches the engine through the inference streams.
 TASKS: tuple[str, ...] = get_args(TaskName)

@@ -30,7 +30,7 @@ from bus import telemetry
 from bus.dlq import publish_dead_letter
 from bus.publish import Publisher
 from bus.slots import SlotPool
-from bus.topology import PRECEDENCES, ConsumerSpec, consumer_precedence
+from bus.topology import PRECEDENCES, URGENT, ConsumerSpec, consumer_precedence
 from schemas.v1 import DeadLetterReason, Label
 
 log = logging.getLogger("vigie.worker")
@@ -103,6 +103,8 @@ def fixed_budget(_delivery: Delivery, max_deliveries: int) -> int:
 @dataclass(frozen=True)
 class WorkerSettings:
     concurrency: int = 64
+    #: Of ``concurrency``, slots only FLASH and IMMEDIATE messages may take.
+    reserved_slots: int = 0
     fetch_batch: int = 64
     fetch_timeout: float = 2.0
     #: How long a busy consumer's batch request may wait for more messages to arrive.
@@ -153,7 +155,11 @@ class Worker:
         self._handler = handler
         self._budget = delivery_budget
         self.settings = settings or WorkerSettings()
-        self.slots = SlotPool(self.settings.concurrency)
+        self.slots = SlotPool(
+            self.settings.concurrency,
+            reserved=self.settings.reserved_slots,
+            urgent_below=PRECEDENCES.index(URGENT[-1]) + 1,
+        )
         self.stats = WorkerStats()
         self._stopping = anyio.Event()
         self._fetching = anyio.CancelScope()
@@ -226,7 +232,7 @@ class Worker:
                 msgs = []
             except Exception as exc:  # disconnected, server restarting: keep trying
                 failures += 1
-                self.slots.release(taken)
+                self.slots.release(taken, rank)
                 delay = min(5.0, 0.1 * 2**failures)
                 log.warning(
                     "%s: fetch from %s failed (%s); retry in %.1fs",
@@ -239,15 +245,15 @@ class Worker:
                 continue
             failures = 0
             if len(msgs) > taken:
-                self.slots.overdraw(len(msgs) - taken)
+                self.slots.overdraw(len(msgs) - taken, rank)
             else:
-                self.slots.release(taken - len(msgs))
+                self.slots.release(taken - len(msgs), rank)
             # An idle consumer holds one slot while it long-polls; a busy one asks for a batch.
             want = self.settings.fetch_batch if msgs else 1
             for msg in msgs:
                 self._in_flight += 1
                 self._idle = anyio.Event() if self._idle.is_set() else self._idle
-                handlers.start_soon(self._handle, msg, spec, label)
+                handlers.start_soon(self._handle, msg, spec, label, rank)
 
     async def _bind(self, spec: ConsumerSpec) -> Any:
         while True:
@@ -259,7 +265,7 @@ class Worker:
                 log.warning("%s: cannot bind %s (%s); retrying", self.stage, spec.durable, exc)
                 await anyio.sleep(1.0)
 
-    async def _handle(self, msg: Msg, spec: ConsumerSpec, label: Label) -> None:
+    async def _handle(self, msg: Msg, spec: ConsumerSpec, label: Label, rank: int) -> None:
         meta = msg.metadata
         delivery = Delivery(
             subject=msg.subject,
@@ -284,9 +290,10 @@ class Worker:
                 "vigie.stage": self.stage,
             },
         ) as span:
-            await self._process(msg, delivery, span)
+            await self._process(msg, delivery, span, rank)
 
-    async def _process(self, msg: Msg, delivery: Delivery, span: Span) -> None:
+    async def _process(self, msg: Msg, delivery: Delivery, span: Span, rank: int) -> None:
+        """Handle, settle, and give the slot back (``rank``: the one it was taken for)."""
         settled = False
         try:
             self._working[id(msg)] = (msg, anyio.current_time())
@@ -321,7 +328,7 @@ class Worker:
                         await msg.nak()
                     except Exception:
                         log.debug("nak failed; ack wait will redeliver", exc_info=True)
-            self.slots.release(1)
+            self.slots.release(1, rank)
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()

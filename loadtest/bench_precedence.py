@@ -6,8 +6,9 @@ On ``vigie up`` with the real engine (label ``np``), after a warm-up report:
 2. **capacity** — unless ``--rate``: ``--capacity-reports`` ROUTINE reports published at once,
    capacity = reports ÷ time until the last is complete;
 3. **loaded** — ROUTINE open loop (constant arrivals) at ``--overload`` × capacity; after
-   ``--ramp`` seconds, the same FLASH reports again, one every ``--flash-interval`` seconds (open
-   loop too), latency from each scheduled send.
+   ``--ramp`` seconds, the same FLASH reports again, one every ``--flash-interval`` seconds
+   (open loop too; default: twice their unloaded p99, so that FLASH reports do not queue behind
+   each other), latency from each scheduled send.
 
 Bar: FLASH p99 loaded ≤ 1.5 × FLASH p99 unloaded. Reports are the seeded synthetic ones
 (``loadtest.synth``); FLASH texts are the same in both phases. Usage::
@@ -95,7 +96,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="vigie-p5-") as tmp:
         log = Path(args.out).with_suffix(".vigie-up.log")
-        env = {"VIGIE_BUS__LABELS": "np"}
+        # The run's traces are kept beside its result: `vigie trace ID --dir …` shows where a
+        # FLASH report waited.
+        telemetry = Path(args.out).with_suffix(".telemetry")
+        env = {"VIGIE_BUS__LABELS": "np", "VIGIE_TELEMETRY__DIR": str(telemetry.resolve())}
+        out["telemetry_dir"] = str(telemetry)
         async with vigie_up(Path(tmp), engine=args.engine, env=env, log_file=log) as url:
             await warm_up(url)
             nc = await nats.connect(url)
@@ -126,11 +131,17 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             rate = capacity * args.overload
             print(f"capacity {capacity:.3f} reports/s → ROUTINE at {rate:.3f}/s", flush=True)
             # 3. ROUTINE at overload, FLASH trickle.
-            routine = items("ROUTINE", int(rate * args.loaded_seconds) + 1, f"{run}-r", 7)
+            # A trickle: FLASH reports far enough apart that they do not queue behind each
+            # other when precedence works — by default twice the unloaded p99.
+            interval = args.flash_interval or 2 * out["flash_unloaded"]["p99_ms"] / 1000
+            seconds = max(args.loaded_seconds, args.ramp + args.flash * interval)
+            out["flash_interval_s"] = round(interval, 1)
+            out["loaded_seconds"] = round(seconds, 1)
+            routine = items("ROUTINE", int(rate * seconds) + 1, f"{run}-r", 7)
             flash = items("FLASH", args.flash, f"{run}-loaded", args.seed)
             start = time.monotonic() + 0.1
             plan = [(start + k / rate, i) for k, i in enumerate(routine)]
-            plan += [(start + args.ramp + k * args.flash_interval, i) for k, i in enumerate(flash)]
+            plan += [(start + args.ramp + k * interval, i) for k, i in enumerate(flash)]
             plan.sort(key=lambda p: p[0])
             due = {i.ident: t for t, i in plan}
             sends = []
@@ -169,7 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capacity-reports", type=int, default=6)
     parser.add_argument("--loaded-seconds", type=float, default=120.0)
     parser.add_argument("--ramp", type=float, default=15.0)
-    parser.add_argument("--flash-interval", type=float, default=15.0)
+    parser.add_argument(
+        "--flash-interval",
+        type=float,
+        help="seconds between loaded FLASH reports (default: twice their unloaded p99)",
+    )
     parser.add_argument("--engine", default="llama.cpp")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=300.0)

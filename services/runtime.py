@@ -20,7 +20,14 @@ from bus.connect import close, connect
 from bus.provision import ProvisionError, ProvisionReport, provision, verify
 from bus.publish import JetStreamPublisher, Publisher
 from bus.telemetry import ConsumerPoller
-from bus.topology import ConsumerSpec, Topology, build_topology, kv_bucket
+from bus.topology import (
+    URGENT,
+    ConsumerSpec,
+    Topology,
+    build_topology,
+    consumer_precedence,
+    kv_bucket,
+)
 from bus.worker import Delivery, DeliveryBudget, Outcome, Worker, WorkerSettings, fixed_budget
 from services.config import Config, topology_settings
 from services.credentials import client_security, least_privilege
@@ -39,6 +46,8 @@ class ServiceParts:
     delivery_budget: DeliveryBudget = fixed_budget
     #: Messages in the service's hands at once; None = ``bus.concurrency``.
     concurrency: int | None = None
+    #: Of those, kept for FLASH and IMMEDIATE messages (see ``bus.slots.SlotPool``).
+    reserved_slots: int = 0
     #: Releases what the service holds (the engine) once its worker has drained.
     aclose: Callable[[], Awaitable[None]] | None = None
     #: Why the service can no longer serve (its engine failed); None while it can.
@@ -134,6 +143,11 @@ async def build_service(
             # The engine's sequences, plus one per consumer: an idle consumer's long-poll holds
             # a slot, and the engine queues the few extra requests by precedence.
             concurrency=cfg.inference.max_sequences + len(consumers),
+            # Routine requests wait in the engine's queue holding their slots: without a reserve
+            # they fill the pool under load and a FLASH request is not even fetched until one
+            # finishes. Kept for the urgent: the engine's reserved sequences and their long-polls.
+            reserved_slots=cfg.inference.reserved_sequences
+            + sum(consumer_precedence(c) in URGENT for c in consumers),
             aclose=engine.aclose,
             broken=lambda: None if served.health().ok else served.health().detail,
             engine=engine,
@@ -227,6 +241,7 @@ async def start_worker(
     settings = worker_settings(cfg)
     if parts.concurrency is not None:
         settings = replace(settings, concurrency=parts.concurrency)
+    settings = replace(settings, reserved_slots=parts.reserved_slots)
     worker = Worker(
         js,
         publisher,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import math
 import re
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import anyio
 import msgspec
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
@@ -45,6 +48,47 @@ class CollateStats:
     revisions: int = 0
 
 
+class KnownStates:
+    """The state (and bucket revision) this process last read or wrote per report, and a lock
+    per report so that this process's handlers of one report take turns.
+
+    A known state is only a hint for the next compare-and-set write: a write that succeeds
+    proves it was current, a refused one rereads. Without it each result costs a read, and the
+    three results of one report, handled side by side, refuse each other's writes."""
+
+    def __init__(self, capacity: int = 2048) -> None:
+        self.capacity = capacity
+        self._states: OrderedDict[tuple[str, str], tuple[CollateState, int]] = OrderedDict()
+        self._locks: dict[tuple[str, str], tuple[anyio.Lock, int]] = {}
+
+    @property
+    def depth(self) -> int:
+        return len(self._states)
+
+    def get(self, key: tuple[str, str]) -> tuple[CollateState, int] | None:
+        return self._states.get(key)
+
+    def put(self, key: tuple[str, str], state: CollateState, seq: int) -> None:
+        self._states[key] = (state, seq)
+        self._states.move_to_end(key)
+        while len(self._states) > self.capacity:
+            self._states.popitem(last=False)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key) or (anyio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 class CollateService:
     def __init__(
         self,
@@ -59,23 +103,31 @@ class CollateService:
         self._recheck = recheck_interval
         self._clock = clock
         self.stats = CollateStats()
+        self.known = KnownStates()
 
     async def handle(self, d: Delivery) -> Outcome:
         item = decode(d)
-        kv = self._buckets[d.label]
-        key = item.report_id
-        annotate(**{REPORT_ID: key})
-        state, seq = await self._update(kv, key, lambda s: logic.merge(s, item))
-        # Publishing may take a while; whatever answered meanwhile is planned on the next pass.
-        while pending := logic.unconfirmed(state):
-            for revision in pending:
-                await self._publish(state, revision, d.headers)
-            state, seq = await self._update(kv, key, lambda s: _confirm(s, pending), (state, seq))
+        annotate(**{REPORT_ID: item.report_id})
+        async with self.known.turn((d.label, item.report_id)):
+            state = await self._collate(d, item)
         if isinstance(item, IngestedReport) and not logic.first_published(state):
             # Park the report's own message until its deadline: JetStream keeps the timer.
             remaining = (item.deadline_at - self._clock()).total_seconds()
             return Defer(max(0.05, min(remaining, self._recheck)))
         return Ack()
+
+    async def _collate(self, d: Delivery, item: CollateInput) -> CollateState:
+        kv = self._buckets[d.label]
+        key = item.report_id
+        known = self.known.get((d.label, key))
+        state, seq = await self._update(kv, key, lambda s: logic.merge(s, item), known)
+        # Publishing may take a while; whatever answered meanwhile is planned on the next pass.
+        while pending := logic.unconfirmed(state):
+            for revision in pending:
+                await self._publish(state, revision, d.headers)
+            state, seq = await self._update(kv, key, lambda s: _confirm(s, pending), (state, seq))
+        self.known.put((d.label, key), state, seq)
+        return state
 
     def delivery_budget(self, d: Delivery, max_deliveries: int) -> int:
         """A parked report record is delivered once per recheck until its deadline: those
@@ -101,17 +153,22 @@ class CollateService:
         Returns the state as stored and its revision in the bucket.
         """
         state, seq = known if known is not None else await _read(kv, key)
+        fresh = known is None
         while True:
             updated = change(state)
             plan = logic.plan_revision(updated, self._clock())
             if plan is not None and not logic.unconfirmed(updated):
                 updated = logic.reserve(updated, plan)
-            if updated == state:
+            if updated == state and fresh:
                 return updated, seq
-            new_seq = await _write(kv, key, updated, seq)
-            if new_seq is not None:
-                return updated, new_seq
-            state, seq = await _read(kv, key)  # someone else wrote first: merge again
+            if updated != state:
+                new_seq = await _write(kv, key, updated, seq)
+                if new_seq is not None:
+                    return updated, new_seq
+            # Someone else wrote first, or nothing to write on a state that may be stale (a
+            # decision taken without writing must rest on what the bucket holds): read, again.
+            state, seq = await _read(kv, key)
+            fresh = True
 
     async def _publish(
         self, state: CollateState, revision: PublishedRevision, headers: dict[str, str]

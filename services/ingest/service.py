@@ -13,7 +13,7 @@ import msgspec
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from bus.publish import Publisher
+from bus.publish import Outgoing, Publisher, publish_all
 from bus.telemetry import PRECEDENCE, REPORT_ID, annotate, current_trace
 from bus.topology import collate_subject, parse_feed_subject, work_subject
 from bus.worker import Ack, Delivery, Outcome, Reject
@@ -149,13 +149,18 @@ class IngestService:
             msg_id=f"{report_id}:ingested",
             headers=headers,
         )
-        for task in self.settings.tasks:
-            await self._publisher.publish(
-                work_subject(d.label, task, accepted.precedence),
-                payload,
-                msg_id=f"{report_id}:work:{task}",
-                headers=headers,
-            )
+        await publish_all(
+            self._publisher,
+            [
+                Outgoing(
+                    work_subject(d.label, task, accepted.precedence),
+                    payload,
+                    f"{report_id}:work:{task}",
+                    headers,
+                )
+                for task in self.settings.tasks
+            ],
+        )
         self.stats.accepted += 1
         return Ack()
 
