@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from nats.js.api import ConsumerConfig, StreamConfig
 from bus.embedded import EmbeddedNats
 from bus.provision import provision
 from bus.topology import TopologySettings, build_topology
+from loadtest.results import machine
 from loadtest.spine_bench import enriched_key, header_key, measure, start_processes
 from loadtest.stats import stage_of
 
@@ -150,12 +150,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     half = pipeline[1]
     return {
         "benchmark": "bus overhead: pipeline with the stand-in engine vs a plain relay",
-        "machine": {
-            "host": platform.node(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "sync_interval": args.sync_interval,
         "telemetry": telemetry,
         "services": list(SERVICES),

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +29,7 @@ import msgspec
 import nats
 from nats.aio.msg import Msg
 
-from loadtest.results import write_result
+from loadtest.results import machine, write_result
 from loadtest.stack import vigie_up, warm_up
 from loadtest.synth import Generator, Mix, Synthetic
 
@@ -168,7 +166,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "bar_1_5_met": ratio <= 1.5,
         "engine": args.engine,
         "sync_interval": "config (default always)",
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": machine(),
     }
 
 

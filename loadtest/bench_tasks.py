@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ import nats
 from nats.aio.msg import Msg
 
 from loadtest.fixtures import FIXTURES
-from loadtest.results import write_result
+from loadtest.results import machine, write_result
 from loadtest.stack import vigie_up, warm_up
 from schemas import headers as H
 from schemas.v1 import (
@@ -161,12 +160,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "ratio": round(ratio, 3),
         "identical_outputs": f"{same}/{len(texts)}",
         "sync_interval": "config (default always)",
-        "machine": {
-            "host": platform.node(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "threads": args.threads,
     }
 

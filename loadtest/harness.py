@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-import os
-import platform
 import tempfile
 import time
 from collections import Counter
@@ -27,6 +25,7 @@ import nats
 
 from loadtest.arrivals import Process, schedule
 from loadtest.driver import Driver, Outcome
+from loadtest.results import machine
 from loadtest.stack import vigie_up, warm_up
 from loadtest.stats import per_second
 from loadtest.synth import LABELS, PRECEDENCES, Generator, Mix
@@ -142,12 +141,7 @@ def summarise(o: Outcome, opts: Options, deliveries_end: int) -> dict[str, Any]:
     return {
         "tool": "vigie loadtest",
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "host": platform.node(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "options": {
             "rate": opts.rate,
             "duration_s": opts.duration,

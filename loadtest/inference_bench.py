@@ -19,7 +19,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import platform
 import signal
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from bus.embedded import EmbeddedNats
 from bus.provision import provision
 from bus.topology import TopologySettings, build_topology
 from loadtest.inference_client import InferenceClient
-from loadtest.results import write_result
+from loadtest.results import machine, write_result
 from schemas.v1 import InferenceRequest, InferenceResult, json_encoder
 
 PROMPTS = (
@@ -147,7 +146,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "bus": bus["bus"],
         "ratio": round(ratio, 3),
         "identical_outputs": f"{same}/{len(requests)}",
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": machine(),
         "threads": args.threads,
     }
 

@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
 from pathlib import Path
 from typing import Any
+
+
+def machine() -> dict[str, Any]:
+    """Where a result was measured (recorded with every result: absolute figures drift)."""
+    return {
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
 
 
 def write_result(out: str, result: Any) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import signal
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from bus.embedded import EmbeddedNats
 from bus.provision import provision
 from bus.topology import TopologySettings, build_topology
 from loadtest.fixtures import FIXTURES
-from loadtest.results import write_result
+from loadtest.results import machine, write_result
 from schemas import headers as H
 from schemas.v1 import EnrichedEvent, enriched_decoder
 
@@ -215,7 +214,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "levels": levels,
         "quality": quality(events),
         "fixtures": len(FIXTURES),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": machine(),
         "threads": args.threads,
         "sync_interval": "always",
     }
