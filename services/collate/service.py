@@ -56,7 +56,10 @@ class KnownStates:
     proves it was current, a refused one rereads. Without it each result costs a read, and the
     three results of one report, handled side by side, refuse each other's writes."""
 
-    def __init__(self, capacity: int = 2048) -> None:
+    #: A report's results arrive within moments of each other, so the reports in flight in one
+    #: process are what is worth remembering; each state holds the report's texts and results, so
+    #: more would show as memory growth under overload.
+    def __init__(self, capacity: int = 256) -> None:
         self.capacity = capacity
         self._states: OrderedDict[tuple[str, str], tuple[CollateState, int]] = OrderedDict()
         self._locks: dict[tuple[str, str], tuple[anyio.Lock, int]] = {}
