@@ -26,7 +26,12 @@ ENV PATH=/opt/vigie/bin:$PATH \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY . .
-RUN pip install --no-cache-dir .
+# Exactly the tested set (ops/lock, sha256-checked): build tools first, then everything else
+# built with them, then the project itself with no dependency resolution of its own.
+RUN pip install --no-cache-dir --require-hashes --no-deps -r ops/lock/build.txt \
+    && pip install --no-cache-dir --require-hashes --no-deps --no-build-isolation \
+        -r ops/lock/runtime.txt \
+    && pip install --no-cache-dir --no-deps --no-build-isolation .
 
 # ---------------------------------------------------------------- build, CUDA
 FROM ${CUDA_IMAGE} AS build-cuda
@@ -45,9 +50,13 @@ ENV PATH=/opt/vigie/bin:$PATH \
 RUN pip install --no-cache-dir --index-url "${TORCH_INDEX}" "torch==${TORCH_VERSION}"
 WORKDIR /src
 COPY . .
-# The extra's versions are pinned in pyproject.toml, as the CPU stage's are.
+# The locked set as in the CPU stage; then the gpu extra, whose versions pyproject.toml pins
+# (torch, from its CUDA index above, is outside the lock: its build follows the host's driver).
 # hadolint ignore=DL3013
-RUN pip install --no-cache-dir ".[gpu]"
+RUN pip install --no-cache-dir --require-hashes --no-deps -r ops/lock/build.txt \
+    && pip install --no-cache-dir --require-hashes --no-deps --no-build-isolation \
+        -r ops/lock/runtime.txt \
+    && pip install --no-cache-dir --no-build-isolation ".[gpu]"
 
 # ---------------------------------------------------------------- runtime bases
 FROM python:3.11-slim AS runtime-cpu

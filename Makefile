@@ -5,27 +5,52 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit contract dockerlint bench bench-inference bench-tasks clean \
+.PHONY: demo test lock lock-upgrade lock-check lint typecheck unit contract dockerlint bench bench-inference bench-tasks clean \
 	bench-overhead bench-precedence bench-p1-tasks bench-loadtest
+
+LOCK_DIR := ops/lock
+# Every install is from a lock of what was tested (exact versions, sha256 hashes, no other
+# package): the build tools first, then the rest with --no-build-isolation so llama-cpp-python and
+# the project build with the locked backends too. `make lock` refreshes the locks (README).
+PIP_LOCKED := $(BIN)/python -m pip install --quiet --require-hashes --no-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+$(VENV)/.installed-build: $(LOCK_DIR)/build.txt | $(BIN)/python
+	$(PIP_LOCKED) -r $(LOCK_DIR)/build.txt
 	touch $@
 
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(STAMP): pyproject.toml $(LOCK_DIR)/runtime.txt $(VENV)/.installed-build
+	$(PIP_LOCKED) --no-build-isolation -r $(LOCK_DIR)/runtime.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml $(LOCK_DIR)/dev.txt $(VENV)/.installed-build
+	$(PIP_LOCKED) --no-build-isolation -r $(LOCK_DIR)/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@ $(STAMP)
+
+## lock: re-resolve the locks after a change to pyproject.toml, keeping every pin still allowed
+## lock-upgrade: re-resolve the locks to the newest releases pyproject.toml allows (then `make test`)
+UV_COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command "make lock"
+lock lock-upgrade: $(DEV_STAMP)
+	$(UV_COMPILE) $(if $(filter lock-upgrade,$@),--upgrade) --extra dev \
+		pyproject.toml $(LOCK_DIR)/build.in -o $(LOCK_DIR)/dev.txt
+	$(UV_COMPILE) -c $(LOCK_DIR)/dev.txt pyproject.toml $(LOCK_DIR)/build.in -o $(LOCK_DIR)/runtime.txt
+	$(UV_COMPILE) -c $(LOCK_DIR)/dev.txt $(LOCK_DIR)/build.in -o $(LOCK_DIR)/build.txt
+
+## lock-check: the installed environment is exactly the dev lock (no other version, no extra package)
+lock-check: $(DEV_STAMP)
+	$(BIN)/python -m services.cli.lockcheck $(LOCK_DIR)/dev.txt
 
 ## demo: embedded nats-server + every service + a demo feed; prints the enriched events
 demo: $(STAMP)
 	$(BIN)/vigie up --demo --once --data-dir .vigie
 
-## test: lint, type checks, contract drift, Dockerfile lint, then the whole test suite
-test: $(DEV_STAMP) lint typecheck dockerlint
+## test: lock check, lint, type checks, contract drift, Dockerfile lint, then the whole test suite
+test: $(DEV_STAMP) lock-check lint typecheck dockerlint
 	$(BIN)/pytest -q
 
 lint: $(DEV_STAMP)

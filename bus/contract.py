@@ -57,11 +57,31 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     for cls in PUBLIC_TYPES:
         name = cls.__name__
         schema = msgspec.json.schema(cls)
+        for def_name, definition in schema["$defs"].items():
+            _describe(definition, getattr(v1, def_name))
         schema["$schema"] = JSON_SCHEMA_DIALECT
         schema["$id"] = f"{SCHEMA_BASE}{name}.json"
         schema["title"] = name
         out[f"{name}.json"] = schema
     return out
+
+
+def docstring_text(doc: str | None) -> str:
+    """A docstring as the contract states it: its margin and surrounding blank lines removed.
+
+    Done here, not left to msgspec: msgspec 0.22 kept the indentation of every line after the
+    first, 0.23 removes it, and Python 3.13 strips it at compile time. The committed contract must
+    not depend on which of them built it.
+    """
+    return inspect.cleandoc(doc) if doc else ""
+
+
+def _describe(definition: dict[str, Any], cls: type) -> None:
+    """Set a ``$defs`` entry's description from its wire type's docstring, normalised."""
+    if text := docstring_text(cls.__doc__):
+        definition["description"] = text
+    else:
+        definition.pop("description", None)
 
 
 def _rewrite(node: Any, fix: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:

@@ -24,6 +24,7 @@ from bus.serverconf import (
 )
 from bus.topology import LABELS, build_topology
 from services import keys
+from services.cli import lockcheck
 from services.cli.common import add_nats_option, cli_connection, fail, table
 from services.config import LoadedConfig, topology_settings
 
@@ -62,6 +63,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--out", required=True, type=Path, metavar="FILE")
     p.add_argument("--force", action="store_true", help="replace an existing file")
     p.set_defaults(func=cmd_js_key)
+
+    p = ops_sub.add_parser(
+        "lock-check", help="exit 1 unless the installed packages are exactly a lock of ops/lock/"
+    )
+    p.add_argument("lock", type=Path, metavar="LOCK", help="e.g. ops/lock/runtime.txt")
+    p.set_defaults(func=cmd_lock_check)
 
     p = ops_sub.add_parser("server-config", help="nats-server config: users, TLS, encryption")
     p.add_argument("--auth", required=True, type=Path, metavar="DIR", help="from `ops nkeys`")
@@ -133,6 +140,10 @@ async def cmd_js_key(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return fail(str(exc))
     print(f"{args.out}: pass it to `vigie ops server-config --key-file {args.out}`")
     return 0
+
+
+async def cmd_lock_check(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    return lockcheck.main([str(args.lock)])
 
 
 def server_config_text(args: argparse.Namespace, loaded: LoadedConfig) -> str:

@@ -410,3 +410,32 @@ def test_schemas_reject_what_the_decoders_reject(
     cls = getattr(v1, file.removesuffix(".json"))
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert(doc, cls)
+
+
+# ---------------------------------------------------------------- docstrings
+
+_INDENTED_DOC = """A report as a unit wrote it.
+
+    Its text is data.
+      An indented example stays indented.
+    """
+# The same docstring as Python 3.13 compiles it and msgspec 0.23 hands it over: margin removed.
+_DEDENTED_DOC = (
+    "A report as a unit wrote it.\n\nIts text is data.\n  An indented example stays indented.\n"
+)
+
+
+@pytest.mark.parametrize("doc", [_INDENTED_DOC, _DEDENTED_DOC], ids=["indented", "dedented"])
+def test_descriptions_do_not_depend_on_how_the_docstring_was_dedented(
+    doc: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = _DEDENTED_DOC.rstrip("\n")
+    assert contract.docstring_text(doc) == expected
+    monkeypatch.setattr(v1.TextReport, "__doc__", doc)
+    schema = contract.json_schemas()["TextReport.json"]
+    assert schema["$defs"]["TextReport"]["description"] == expected
+
+
+def test_a_type_without_a_docstring_has_no_description(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(v1.TextReport, "__doc__", None)
+    assert "description" not in contract.json_schemas()["TextReport.json"]["$defs"]["TextReport"]
