@@ -72,7 +72,7 @@ bench: $(STAMP)
 
 ## bench-tasks: the three model tasks through the pipeline, 1/4/16 reports in flight, and quality
 bench-tasks: $(STAMP)
-	$(BIN)/python -m loadtest.tasks_bench --inflight 1 4 16 --out bench-results/tasks.json
+	$(BIN)/python -m loadtest.tasks_throughput_bench --inflight 1 4 16 --out bench-results/tasks.json
 
 ## bench-overhead: the whole pipeline with the stand-in engine against a plain relay (tracing on/off, both sync settings), and the census of what the bus carries per report
 bench-overhead: $(STAMP)

@@ -6,8 +6,8 @@ Anything not allowed is denied by the server (a user with allow lists may touch 
 
 Identities:
 
-- a **service** (``ingest``, ``extract``, ``translate``, ``summarise``, ``inference``,
-  ``collate``), for every label or for one label (``ingest-s``): pull from ITS consumers
+- a **service** (``ingest``, each task of the topology, ``inference``, ``collate``: the
+  topology's ``stages``), for every label or for one label (``ingest-s``): pull from ITS consumers
   (``$JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>``, their info, both ack subject forms of
   nats-server 2.15), publish its outputs and dead letters, use its key-value buckets, and
   receive replies on its own inbox prefix ``_INBOX_<identity>``;
@@ -26,10 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bus.topology import (
-    INFERENCE_CLIENTS,
     KINDS,
-    STAGES,
-    TASKS,
     ConsumerSpec,
     Topology,
     collate_subject,
@@ -45,8 +42,6 @@ from bus.topology import (
 )
 from schemas.v1 import LABEL_ORDER, LABELS
 
-#: The services, each of which connects as its own identity.
-SERVICES: tuple[str, ...] = STAGES
 PROVISIONER = "provisioner"
 API = "$JS.API"
 #: Any precedence (and, in ``work_subject``, any token): subject builders accept a wildcard.
@@ -69,11 +64,12 @@ class UnknownIdentity(ValueError):
     """An identity name no rule here covers; not recoverable without renaming it."""
 
     identity: str
+    services: tuple[str, ...] = ()
     recoverable: bool = False
 
     def __str__(self) -> str:
         return (
-            f"unknown identity {self.identity!r}: use a service ({', '.join(SERVICES)}), "
+            f"unknown identity {self.identity!r}: use a service ({', '.join(self.services)}), "
             f"a service-<label>, {PROVISIONER}, analyst-<label> or publisher-<label> "
             f"(labels: {', '.join(LABELS)})"
         )
@@ -115,7 +111,7 @@ def service_consumers(
     topology: Topology, service: str, labels: tuple[str, ...]
 ) -> list[ConsumerSpec]:
     """The durable consumers ``service`` pulls from (as ``services.runtime`` wires them)."""
-    if service in TASKS:
+    if service in topology.tasks:
         return topology.consumers_for(f"inferred-{service}", labels) + topology.consumers_for(
             service, labels
         )
@@ -123,24 +119,24 @@ def service_consumers(
         return topology.consumers_for("collate", labels) + topology.consumers_for("result", labels)
     if service in ("ingest", "inference"):
         return topology.consumers_for(service, labels)
-    raise UnknownIdentity(service)
+    raise UnknownIdentity(service, topology.stages)
 
 
-def service_outputs(service: str, labels: tuple[str, ...]) -> list[str]:
+def service_outputs(topology: Topology, service: str, labels: tuple[str, ...]) -> list[str]:
     """The subjects ``service`` publishes to: its products and its dead letters."""
     out: list[str] = []
     for label in labels:
         if service == "ingest":
-            out += [work_subject(label, task, ANY) for task in TASKS]
+            out += [work_subject(label, task, ANY) for task in topology.tasks]
             out.append(collate_subject(label, ANY))
-        elif service in TASKS:
+        elif service in topology.tasks:
             out += [infer_subject(label, ANY), result_subject(label, ANY)]
         elif service == "inference":
-            out += [inferred_subject(label, client, ANY) for client in INFERENCE_CLIENTS]
+            out += [inferred_subject(label, client, ANY) for client in topology.tasks]
         elif service == "collate":
             out += [enriched_subject(label, kind, ANY) for kind in KINDS]
         else:
-            raise UnknownIdentity(service)
+            raise UnknownIdentity(service, topology.stages)
         out.append(dlq_subject(service, label))
     return out
 
@@ -155,7 +151,7 @@ def service_streams(topology: Topology, service: str, labels: tuple[str, ...]) -
     """Every stream the service reads or writes (it checks them at start: stream info only)."""
     names = {c.stream for c in service_consumers(topology, service, labels)}
     names |= {f"KV_{b}" for b in service_buckets(service, labels)}
-    outputs = service_outputs(service, labels)
+    outputs = service_outputs(topology, service, labels)
     for spec in topology.streams:
         if spec.label in labels and any(_captures(spec.subjects, s) for s in outputs):
             names.add(spec.name)
@@ -194,7 +190,7 @@ def service_permissions(
     publish: list[str] = []
     for spec in service_consumers(topology, service, labels):
         publish += consumer_grants(spec)
-    publish += service_outputs(service, labels)
+    publish += service_outputs(topology, service, labels)
     for bucket in service_buckets(service, labels):
         publish += kv_grants(bucket)
     publish += [f"{API}.STREAM.INFO.{s}" for s in service_streams(topology, service, labels)]
@@ -280,7 +276,7 @@ def permissions_for(topology: Topology, identity: str) -> Permissions:
     labels = topology.settings.labels
     if identity == PROVISIONER:
         return provisioner_permissions(topology)
-    if identity in SERVICES:
+    if identity in topology.stages:
         return service_permissions(topology, identity, labels)
     head, _, label = identity.rpartition("-")
     if label in LABELS:
@@ -288,18 +284,19 @@ def permissions_for(topology: Topology, identity: str) -> Permissions:
             return analyst_permissions(topology, label)
         if head == "publisher":
             return publisher_permissions(label)
-        if head in SERVICES:
+        if head in topology.stages:
             return service_permissions(topology, head, (label,), identity)
-    raise UnknownIdentity(identity)
+    raise UnknownIdentity(identity, topology.stages)
 
 
-def identities(labels: tuple[str, ...], *, per_label: bool = False) -> list[str]:
-    """Every identity of a deployment of ``labels`` (services per label when ``per_label``)."""
+def identities(topology: Topology, *, per_label: bool = False) -> list[str]:
+    """Every identity of the topology's deployment (services per label when ``per_label``)."""
+    labels = topology.settings.labels
     names = [PROVISIONER]
     if per_label:
-        names += [f"{service}-{label}" for service in SERVICES for label in labels]
+        names += [f"{service}-{label}" for service in topology.stages for label in labels]
     else:
-        names += list(SERVICES)
+        names += list(topology.stages)
     names += [f"analyst-{label}" for label in labels]
     names += [f"publisher-{label}" for label in labels]
     return names

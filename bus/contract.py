@@ -141,17 +141,16 @@ def _parameters() -> dict[str, dict[str, Any]]:
             "examples": ["patrol-app", "radar_07"],
         },
         "stage": {
-            "description": "The stage that refused the message.",
-            "enum": list(topology.STAGES),
+            "description": "The stage that refused the message: ingest, a task, inference or "
+            "collate (a lower-case token).",
         },
         "task": {
-            "description": "The task service the report is queued for.",
-            "enum": list(topology.TASKS),
+            "description": "The task service the report is queued for: a name of the task "
+            "registry (an open token matching `^[a-z][a-z0-9_]{0,30}$`).",
         },
         "client": {
-            "description": "The service that asked the engine (a lower-case token); its "
+            "description": "The service that asked the engine (a task; a lower-case token); its "
             "answers come back on its own subject.",
-            "examples": list(topology.INFERENCE_CLIENTS),
         },
         "prec": {
             "description": "Precedence of the report, lower-cased; each has its own consumer "

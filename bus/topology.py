@@ -32,17 +32,12 @@ from typing import Literal, get_args
 
 from schemas.v1 import LABELS as LABELS
 from schemas.v1 import PRECEDENCES as PRECEDENCES
-from schemas.v1 import Kind, TaskName
+from schemas.v1 import Kind
 
 #: Precedences that get reserved capacity and pause routine work (workers' slots, the engine).
 URGENT: tuple[str, ...] = PRECEDENCES[:2]
 
 KINDS: tuple[str, ...] = get_args(Kind)
-#: Task services that answer per report; each reaches the engine through the inference streams.
-TASKS: tuple[str, ...] = get_args(TaskName)
-STAGES: tuple[str, ...] = ("ingest", *TASKS, "inference", "collate")
-#: Clients of the engine whose answer consumers are declared here (a client is a subject token).
-INFERENCE_CLIENTS: tuple[str, ...] = TASKS
 
 SOURCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -180,6 +175,9 @@ class TopologySettings:
     labels: tuple[str, ...] = LABELS
     #: (label, seconds): no stream of that label keeps a message longer (retention per label).
     label_max_age: tuple[tuple[str, float], ...] = ()
+    #: The task services (the task registry's names; the bus knows no task of its own). Each
+    #: gets its work consumers and is a client of the engine with its own answer consumers.
+    tasks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,6 +185,15 @@ class Topology:
     streams: tuple[StreamSpec, ...]
     consumers: tuple[ConsumerSpec, ...]
     settings: TopologySettings = field(default_factory=TopologySettings)
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return self.settings.tasks
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """Every service, in data-path order: each connects as its own identity."""
+        return ("ingest", *self.settings.tasks, "inference", "collate")
 
     def stream(self, name: str) -> StreamSpec:
         for spec in self.streams:
@@ -328,7 +335,7 @@ def build_topology(settings: TopologySettings | None = None) -> Topology:
         )
         for precedence in PRECEDENCES:
             p = prec_token(precedence)
-            for task in TASKS:
+            for task in s.tasks:
                 consumers.append(
                     ConsumerSpec(
                         stream=work,
@@ -368,7 +375,7 @@ def build_topology(settings: TopologySettings | None = None) -> Topology:
                     description="task results for collate",
                 )
             )
-    for client in INFERENCE_CLIENTS:
+    for client in s.tasks:
         consumers += inferred_consumers(client, s)
     caps = dict(s.label_max_age)
     streams = [

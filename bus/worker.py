@@ -16,8 +16,8 @@ Guarantees, in order of importance:
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -28,76 +28,20 @@ from opentelemetry.trace import Span
 
 from bus import telemetry
 from bus.dlq import publish_dead_letter
+from bus.outcomes import (
+    Defer,
+    Delivery,
+    DeliveryBudget,
+    Handler,
+    Reject,
+    fixed_budget,
+)
 from bus.publish import Publisher
 from bus.slots import SlotPool
 from bus.topology import PRECEDENCES, URGENT, ConsumerSpec, consumer_precedence
 from schemas.v1 import DeadLetterReason, Label
 
 log = logging.getLogger("vigie.worker")
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One delivered message, as plain values (handlers never see the client's objects)."""
-
-    subject: str
-    data: bytes
-    headers: dict[str, str]
-    stream: str
-    stream_seq: int
-    num_delivered: int
-    consumer: str
-    label: Label
-
-
-@dataclass(frozen=True)
-class Ack:
-    """Done: acknowledge."""
-
-
-@dataclass(frozen=True)
-class Defer:
-    """Not done, not failed: hand the message back to be delivered again after ``delay``."""
-
-    delay: float
-
-
-Outcome = Ack | Defer
-
-
-@dataclass
-class Reject(Exception):
-    """Bad input: dead-letter it with this reason; retrying would not help."""
-
-    reason: DeadLetterReason
-    message: str
-    fields: dict[str, str] = field(default_factory=dict)
-    report_id: str | None = None
-    recoverable: bool = False
-
-    def __str__(self) -> str:
-        return f"{self.reason}: {self.message}"
-
-
-@dataclass
-class Retry(Exception):
-    """A transient failure (a full stream, a timeout): try again later."""
-
-    message: str
-    recoverable: bool = True
-
-    def __str__(self) -> str:
-        return self.message
-
-
-Handler = Callable[[Delivery], Awaitable[Outcome]]
-#: How many deliveries a message may use before a failure dead-letters it. A service whose
-#: handler defers messages (each deferral is a delivery) allows for them here.
-DeliveryBudget = Callable[[Delivery, int], int]
-
-
-def fixed_budget(_delivery: Delivery, max_deliveries: int) -> int:
-    return max_deliveries
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """What the bus carries per report: every message the server routes, by kind, while a backlog of
-reports goes through the whole pipeline (stand-in engine, one process per service).
+reports goes through the whole pipeline (stand-in engine, one process per service: ingest, each
+task of the deployment's ``ingest.tasks``, inference, collate).
 
 A core subscription on ``>`` sees every publish (outputs, state writes, settlements, fetch and
 API requests, PubAcks and replies) and, through the fetchers' inboxes, every message a pull
@@ -12,8 +13,6 @@ overhead benchmark: how many server operations one report costs, and which. Usag
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import os
 import sys
 import tempfile
@@ -21,14 +20,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import anyio
 import nats
 from nats.aio.msg import Msg
 
 from bus.embedded import EmbeddedNats
-from bus.provision import provision
-from bus.topology import TopologySettings, build_topology
-from loadtest.bench_overhead import LABEL, SERVICES
+from loadtest.overhead_bench import LABEL
 from loadtest.spine_bench import preload, start_processes
+from loadtest.stack import deployment_tasks, pipeline_services, provision_topology
 
 
 def kind_of(subject: str, data: bytes, reply: str = "") -> str:
@@ -61,13 +60,14 @@ async def census(reports: int, extra_env: dict[str, str]) -> tuple[Counter[str],
     env.update(extra_env)
     counts: Counter[str] = Counter()
     first_revisions: set[str] = set()
-    all_in = asyncio.Event()
+    all_in = anyio.Event()
+    services = pipeline_services(await deployment_tasks(env))
     with tempfile.TemporaryDirectory(prefix="vigie-census-") as tmp:
         env.setdefault("VIGIE_TELEMETRY__DIR", str(Path(tmp) / "telemetry"))
         async with EmbeddedNats(Path(tmp) / "nats") as server:
+            await provision_topology(server.url, env)
             nc = await nats.connect(server.url, pending_size=512 * 1024 * 1024)
             js = nc.jetstream()
-            await provision(js, build_topology(TopologySettings(labels=(LABEL,))))
 
             async def tally(msg: Msg) -> None:
                 counts[kind_of(msg.subject, msg.data, msg.reply)] += 1
@@ -79,18 +79,18 @@ async def census(reports: int, extra_env: dict[str, str]) -> tuple[Counter[str],
 
             argv = [sys.executable, "-m", "services.cli.main", "run"]
             procs = await start_processes(
-                [[*argv, s, "--nats", server.url] for s in SERVICES], env, Path(tmp) / "logs"
+                [[*argv, s, "--nats", server.url] for s in services], env, Path(tmp) / "logs"
             )
             await nc.subscribe(">", cb=tally, pending_msgs_limit=-1, pending_bytes_limit=-1)
-            await asyncio.sleep(5)  # the services start; their start-up is not counted
+            await anyio.sleep(5)  # the services start; their start-up is not counted
             counts.clear()
             start = time.monotonic()
             await preload(js, f"feeds.{LABEL}.report.census", [f"c-{i}" for i in range(reports)])
             # A timeout is reported below: fewer enriched than sent.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(all_in.wait(), timeout=600)
+            with anyio.move_on_after(600):
+                await all_in.wait()
             seconds = time.monotonic() - start
-            await asyncio.sleep(2)
+            await anyio.sleep(2)
             for _name, proc in procs:
                 proc.terminate()
             for _name, proc in procs:
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", action="append", default=[], metavar="VAR=VALUE")
     args = parser.parse_args(argv)
     extra = dict(a.partition("=")[::2] for a in args.env)
-    counts, done, seconds = asyncio.run(census(args.reports, extra))
+    counts, done, seconds = anyio.run(census, args.reports, extra)
     print(f"{done}/{args.reports} reports enriched in {seconds:.1f} s; per report:")
     for name, n in sorted(counts.items(), key=lambda kv: -kv[1]):
         print(f"{n / args.reports:8.2f}  {name}")

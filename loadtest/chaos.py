@@ -25,10 +25,10 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from bus.connect import connect
-from bus.provision import provision
-from bus.topology import TopologySettings, build_topology, feed_subject, stream_name
-from loadtest.chaos_fleet import Fleet, Server
+from bus.topology import feed_subject, stream_name
+from loadtest.chaos_fleet import Fleet, Server, fleet_environment
 from loadtest.chaos_verdict import Verdict, judge
+from loadtest.stack import StackError, deployment_tasks, pipeline_services, provision_topology
 from schemas.headers import MSG_ID, PRECEDENCE
 
 log = logging.getLogger("vigie.chaos")
@@ -231,14 +231,15 @@ def service_env(opts: ChaosOptions, replicas: int) -> dict[str, str]:
     return env
 
 
-async def wait_topology(js: JetStreamContext, replicas: int) -> None:
-    settings = TopologySettings(labels=LABELS, stream_replicas=replicas)
-    with anyio.fail_after(60.0):
+async def wait_topology(url: str, env: dict[str, str]) -> None:
+    """The deployment's topology provisioned as an operator does it (``vigie ops provision``),
+    retried while a new cluster elects its leaders."""
+    with anyio.fail_after(90.0):
         while True:
             try:
-                await provision(js, build_topology(settings))
+                await provision_topology(url, env)
                 return
-            except Exception as exc:
+            except StackError as exc:
                 log.info("provisioning: %s; retrying", exc)
                 await anyio.sleep(0.5)
 
@@ -261,13 +262,14 @@ async def run_chaos(opts: ChaosOptions) -> ChaosReport:
         nc: Client = await connect(server.url, name="vigie-chaos")
         stack.push_async_callback(nc.close)
         js = nc.jetstream()
-        await wait_topology(js, server.replicas)
-        replicas = {name: opts.replicas for name in ("ingest", "extract", "translate", "summarise")}
-        replicas |= {
-            "collate": opts.replicas,
-            "inference": 1 if opts.engine != "stand-in" else opts.replicas,
-        }
-        fleet = Fleet(server.url, data_dir / "logs", service_env(opts, server.replicas), replicas)
+        env = service_env(opts, server.replicas)
+        await wait_topology(server.url, fleet_environment(env))
+        # Every service of the pipeline; inference stays at one on a real engine (one model).
+        tasks = await deployment_tasks(fleet_environment(env))
+        replicas = dict.fromkeys(pipeline_services(tasks), opts.replicas)
+        if opts.engine != "stand-in":
+            replicas["inference"] = 1
+        fleet = Fleet(server.url, data_dir / "logs", env, replicas)
         stack.push_async_callback(fleet.aclose)
         await fleet.start_all()
         publisher = Publisher(js, run, rng)

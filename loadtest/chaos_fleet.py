@@ -1,7 +1,12 @@
 """The processes a chaos or overload run owns: the server (one node or a cluster) and every service.
 
 Services run as ``vigie run NAME`` processes, as ``vigie up`` runs them; they die with this
-process (parent-death signal) and :meth:`Fleet.aclose` reaps every one of them.
+process (parent-death signal) and :meth:`Fleet.aclose` reaps every one of them. Which services,
+and how many processes of each, is the caller's to say (``Fleet.replicas``; the callers learn the
+deployment's services from ``vigie config``, see ``loadtest.stack``). Like every load test, the
+fleet is a client of ``vigie``: it knows services by the names ``vigie run`` takes, not by
+importing them; a name ``vigie run`` refuses makes that process exit, which the fleet reports as
+an unexpected exit.
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ import anyio
 from bus.cluster import EmbeddedCluster
 from bus.embedded import EmbeddedNats
 from bus.process import die_with_parent
-from services.runtime import SERVICES
 
 log = logging.getLogger("vigie.chaos")
 
@@ -34,6 +38,13 @@ CHAOS_ENV = {
     "VIGIE_COLLATE__RECHECK_INTERVAL": "0.5",
     "VIGIE_LOG_LEVEL": "warning",
 }
+
+
+def fleet_environment(env: dict[str, str]) -> dict[str, str]:
+    """What every process of a fleet runs with: this process's environment without its own
+    ``VIGIE_*`` settings, the chaos settings, then ``env``."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")}
+    return base | CHAOS_ENV | env
 
 
 def read_rss_kib(pid: int) -> int | None:
@@ -68,24 +79,24 @@ class Slot:
 
 @dataclass
 class Fleet:
-    """Every service, ``replicas`` processes each, against ``url``."""
+    """``replicas[name]`` processes of each service ``name``, in that order, against ``url``."""
 
     url: str
     log_dir: Path
     env: dict[str, str]
-    replicas: dict[str, int] = field(default_factory=dict)
+    #: Service → processes, in the order they start.
+    replicas: dict[str, int]
     slots: list[Slot] = field(default_factory=list)
     kills: int = 0
     killed: dict[str, int] = field(default_factory=dict)
     unexpected_exits: int = 0
 
     def __post_init__(self) -> None:
-        for name in SERVICES:
-            self.slots += [Slot(name, i) for i in range(self.replicas.get(name, 1))]
+        for name, count in self.replicas.items():
+            self.slots += [Slot(name, i) for i in range(count)]
 
     def _environment(self) -> dict[str, str]:
-        base = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")}
-        return base | CHAOS_ENV | self.env
+        return fleet_environment(self.env)
 
     async def start(self, slot: Slot) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)

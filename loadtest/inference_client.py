@@ -1,17 +1,20 @@
 """A client of the engine over the bus, as the task services are: publish an InferenceRequest
 on ``work.<label>.infer.<prec>``, receive its InferenceResult on the client's own subject.
 
-Used by the benchmarks and tests; it speaks only the bus and the wire schemas.
+Used by the benchmarks and tests; it speaks only the bus and the wire schemas. Its pullers run
+in an anyio task group that lives as long as the client (``async with``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
+from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any
 
+import anyio
+from anyio.abc import TaskGroup
 from nats.js import JetStreamContext
 
 from bus.provision import consumer_config
@@ -25,6 +28,42 @@ from schemas.v1 import (
 )
 
 log = logging.getLogger("vigie.loadtest.client")
+
+
+class ClientClosed(RuntimeError):
+    """The client was closed before the answer came."""
+
+
+class Answer:
+    """The answer to one submitted request: ``await answer`` (once or more) gives it."""
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self._ready = anyio.Event()
+        self._result: InferenceResult | None = None
+        self._closed = False
+
+    def done(self) -> bool:
+        return self._ready.is_set()
+
+    def set_result(self, result: InferenceResult) -> None:
+        if not self._ready.is_set():
+            self._result = result
+            self._ready.set()
+
+    def close(self) -> None:
+        if not self._ready.is_set():
+            self._closed = True
+            self._ready.set()
+
+    async def wait(self) -> InferenceResult:
+        await self._ready.wait()
+        if self._result is None:
+            raise ClientClosed(f"request {self.request_id}: the client closed before its answer")
+        return self._result
+
+    def __await__(self) -> Generator[Any, None, InferenceResult]:
+        return self.wait().__await__()
 
 
 class InferenceClient:
@@ -46,10 +85,11 @@ class InferenceClient:
             for c in inferred_consumers(client, settings or TopologySettings(labels=tuple(labels)))
             if c.stream.rsplit("_", 1)[1].lower() in labels
         ]
-        self._waiting: dict[str, asyncio.Future[InferenceResult]] = {}
+        self._waiting: dict[str, Answer] = {}
         #: Every answer received, in arrival order (a redelivered duplicate shows up twice).
         self.received: list[InferenceResult] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self._stack: AsyncExitStack | None = None
+        self._pullers: TaskGroup | None = None
 
     async def __aenter__(self) -> InferenceClient:
         subs = []
@@ -58,21 +98,30 @@ class InferenceClient:
             subs.append(
                 await self._js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
             )
-        self._tasks = [asyncio.create_task(self._pull(sub)) for sub in subs]
+        async with AsyncExitStack() as stack:
+            self._pullers = await stack.enter_async_context(anyio.create_task_group())
+            for sub in subs:
+                self._pullers.start_soon(self._pull, sub)
+            self._stack = stack.pop_all()
         return self
 
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for fut in self._waiting.values():
-            fut.cancel()
+    ) -> bool:
+        suppress = False
+        try:
+            if self._pullers is not None and self._stack is not None:
+                self._pullers.cancel_scope.cancel()
+                suppress = bool(await self._stack.__aexit__(et, e, tb))
+        finally:
+            self._pullers = self._stack = None
+            for answer in self._waiting.values():
+                answer.close()
+        return suppress
 
-    async def submit(self, request: InferenceRequest) -> asyncio.Future[InferenceResult]:
-        """Publish (durably, deduplicated by request id); the future resolves with the answer."""
-        fut = asyncio.get_running_loop().create_future()
+    async def submit(self, request: InferenceRequest) -> Answer:
+        """Publish (durably, deduplicated by request id); awaiting the result gives the answer."""
+        fut = Answer(request.request_id)
         self._waiting[request.request_id] = fut
         try:
             await self._publisher.publish(
@@ -100,7 +149,7 @@ class InferenceClient:
                 continue
             except Exception:
                 log.debug("fetch failed", exc_info=True)
-                await asyncio.sleep(0.1)
+                await anyio.sleep(0.1)
                 continue
             want = 64 if msgs else 1
             for msg in msgs:

@@ -10,6 +10,10 @@
 
 The streams' message cap is lowered (default: half of what the run offers to each label) so
 that the feeds streams do fill and the refusals are seen.
+
+The services are those of the deployment (ingest, each task of ``ingest.tasks`` as ``vigie
+config --json`` reports it, inference, collate), one process each, and the topology is
+provisioned by ``vigie ops provision``, both with the services' own configuration.
 """
 
 from __future__ import annotations
@@ -26,12 +30,12 @@ from nats.js import JetStreamContext
 from nats.js.errors import APIError
 
 from bus.connect import connect
-from bus.provision import provision
 from bus.publish import JetStreamPublisher, PublishError
-from bus.topology import TopologySettings, build_topology, stream_name
+from bus.topology import stream_name
 from loadtest.chaos import LABELS, TEXTS, service_env
 from loadtest.chaos import ChaosOptions as _Opts
-from loadtest.chaos_fleet import Fleet, Server
+from loadtest.chaos_fleet import Fleet, Server, fleet_environment
+from loadtest.stack import deployment_tasks, pipeline_services, provision_topology
 from schemas.headers import MSG_ID
 
 log = logging.getLogger("vigie.overload")
@@ -145,6 +149,17 @@ async def _enriched(js: JetStreamContext) -> int:
     return total
 
 
+async def stream_limits(js: JetStreamContext) -> dict[str, tuple[int, int]]:
+    """Message and byte caps of the feeds and work streams, as provisioned on the server."""
+    limits = {}
+    for label in LABELS:
+        for role in ("feeds", "work"):
+            name = stream_name(role, label)
+            config = (await js.stream_info(name)).config
+            limits[name] = (config.max_msgs or -1, config.max_bytes or -1)
+    return limits
+
+
 async def measure_sustainable(js: JetStreamContext, n: int, run: str) -> float:
     """Reports/s the services sustain: a backlog of ``n`` published at once, then drained."""
     before = await _enriched(js)
@@ -181,8 +196,9 @@ async def run_overload(opts: OverloadOptions) -> OverloadResult:
         stack.push_async_callback(nc.close)
         js = nc.jetstream()
         env = service_env(_Opts(), 1)
-        await provision(js, build_topology(TopologySettings(labels=LABELS)))
-        fleet = Fleet(server.url, data_dir / "logs", env)
+        services = pipeline_services(await deployment_tasks(fleet_environment(env)))
+        await provision_topology(server.url, fleet_environment(env))
+        fleet = Fleet(server.url, data_dir / "logs", env, replicas=dict.fromkeys(services, 1))
         stack.push_async_callback(fleet.aclose)
         await fleet.start_all()
         if opts.sustainable is None:
@@ -194,14 +210,11 @@ async def run_overload(opts: OverloadOptions) -> OverloadResult:
         offered = sustainable * opts.factor
         # Half of what the run offers to each label's streams: the feeds streams fill mid-run.
         max_msgs = opts.max_msgs or max(1000, int(offered * opts.duration / 2 / len(LABELS)))
-        settings = TopologySettings(labels=LABELS, stream_max_msgs=max_msgs)
         # The services re-provision at start: they must ask for the same limits.
         env["VIGIE_BUS__STREAM_MAX_MSGS"] = str(max_msgs)
-        await provision(js, build_topology(settings))
+        await provision_topology(server.url, fleet_environment(env))
         result = OverloadResult(sustainable=sustainable, offered=offered, achieved=0.0)
-        for spec in build_topology(settings).streams:
-            if spec.role in ("feeds", "work"):
-                result.stream_limits[spec.name] = (spec.max_msgs, spec.max_bytes)
+        result.stream_limits = await stream_limits(js)
         pids = fleet.pids()
         warmup = opts.warmup if opts.warmup is not None else opts.duration * 0.2
         publisher = JetStreamPublisher(js, timeout=10)

@@ -2,7 +2,11 @@
 
 Both run in the same process tree, on the same embedded server with the same configuration:
 
-* **pipeline** — `vigie run ingest|extract|collate` as three processes, as `vigie up` runs them;
+* **pipeline** — `vigie run ingest`, each task of the spine, `vigie run collate`, one process
+  each, as `vigie up` runs them, and no engine. The spine's tasks are those of the deployment's
+  ``ingest.tasks`` (``vigie config --json``, with ``--env`` applied) that can run without the
+  engine — the ones with a ``tasks.<task>_with_model`` switch, switched off; ingest is configured
+  to ask for those only;
 * **relay** — the floor any JetStream service pays: one nats-py process that pulls from a stream,
   publishes each message to another stream (waiting for the PubAck) and acks the input.
 
@@ -35,13 +39,15 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, StreamConfig
 
 from bus.embedded import EmbeddedNats
-from bus.provision import provision
-from bus.topology import build_topology
+from loadtest.stack import (
+    effective_config,
+    ingest_tasks,
+    pipeline_services,
+    provision_topology,
+    setting_env,
+)
 from schemas.v1 import enriched_decoder
 
-SERVICES = ("ingest", "extract", "collate")
-#: JetStream messages consumed per report by the pipeline: ingest 1, extract 1, collate 2.
-CONSUMED_PER_REPORT = 4
 TEXTS = (
     "Le 251430ZNOV26, la patrouille observe trois BTR-82A vers le nord en 31U DQ 48251 11932.",
     "SPOTREP: 2 trucks loading crates at 48.8582N 2.2945E, 251512ZNOV26.",
@@ -63,6 +69,32 @@ class Phase:
     cpu_ms_per_message: dict[str, float] | None = None
     #: Outputs seen twice on the wire (a core subscription sees a re-publish the stream drops).
     duplicates: int = 0
+
+
+def consumed_per_report(tasks: int) -> int:
+    """JetStream messages the pipeline consumes per report: ingest 1, each task its work item,
+    collate the report record and each task's result."""
+    return 1 + tasks + 1 + tasks
+
+
+async def spine_tasks(env: dict[str, str]) -> tuple[str, ...]:
+    """The deployment's tasks that can run without the engine, switched to run without it in
+    ``env``, and ingest configured to ask for those only."""
+    settings = await effective_config(env)
+    tasks = ingest_tasks(settings)
+    spine = tuple(t for t in tasks if f"tasks.{t}_with_model" in settings)
+    if not spine:
+        raise SystemExit(
+            f"none of the deployment's tasks ({', '.join(tasks) or 'none'}) can run without the "
+            "engine (a tasks.<task>_with_model switch): there is no deterministic spine to measure"
+        )
+    skipped = [t for t in tasks if t not in spine]
+    if skipped:
+        print(f"spine: {', '.join(skipped)} left out (they need the engine)", file=sys.stderr)
+    for task in spine:
+        env[setting_env(f"tasks.{task}_with_model")] = "false"
+    env[setting_env("ingest.tasks")] = ",".join(spine)
+    return spine
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -116,7 +148,7 @@ def header_key(msg: Msg) -> str:
 async def preload(js: object, subject: str, ids: list[str]) -> None:
     """Publish fast with many PubAcks in flight (the backlog for the saturation phase)."""
     pub = js.publish  # type: ignore[attr-defined]
-    sem = asyncio.Semaphore(256)
+    sem = anyio.Semaphore(256)
 
     async def one(i: int, ident: str) -> None:
         async with sem:
@@ -126,30 +158,31 @@ async def preload(js: object, subject: str, ids: list[str]) -> None:
                 headers={"Nats-Msg-Id": ident, "Bench-Id": ident},
             )
 
-    await asyncio.gather(*(one(i, ident) for i, ident in enumerate(ids)))
+    async with anyio.create_task_group() as tg:
+        for i, ident in enumerate(ids):
+            tg.start_soon(one, i, ident)
 
 
 async def open_loop(js: object, subject: str, ids: list[str], rate: float, sink: Sink) -> float:
     """Send at a fixed rate whatever the system does (no coordinated omission)."""
     pub = js.publish  # type: ignore[attr-defined]
-    start = time.perf_counter()
-    tasks = []
-    for i, ident in enumerate(ids):
-        due = start + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        sink.sent[ident] = due  # latency counts from when it should have left
-        tasks.append(
-            asyncio.create_task(
-                pub(
-                    subject,
-                    TEXTS[i % len(TEXTS)].encode(),
-                    headers={"Nats-Msg-Id": ident, "Bench-Id": ident},
-                )
-            )
+
+    async def one(i: int, ident: str) -> None:
+        await pub(
+            subject,
+            TEXTS[i % len(TEXTS)].encode(),
+            headers={"Nats-Msg-Id": ident, "Bench-Id": ident},
         )
-    await asyncio.gather(*tasks)
+
+    start = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for i, ident in enumerate(ids):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await anyio.sleep(delay)
+            sink.sent[ident] = due  # latency counts from when it should have left
+            tg.start_soon(one, i, ident)
     return len(ids) / (time.perf_counter() - start)
 
 
@@ -187,10 +220,11 @@ async def stop_processes(procs: list[tuple[str, asyncio.subprocess.Process]]) ->
         if p.returncode is None:
             p.send_signal(signal.SIGTERM)
     for _, p in procs:
-        try:
-            await asyncio.wait_for(p.wait(), 20)
-        except TimeoutError:
+        with anyio.move_on_after(20):
+            await p.wait()
+        if p.returncode is None:
             p.kill()
+            await p.wait()
 
 
 async def fixed_rate(
@@ -296,9 +330,13 @@ async def measure(
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
     env = dict(os.environ)
     env["VIGIE_LOG_LEVEL"] = "warning"
-    # The spine alone: deterministic extraction, no model tasks (they need the engine).
-    env["VIGIE_INGEST__TASKS"] = "extract"
-    env["VIGIE_TASKS__EXTRACT_WITH_MODEL"] = "false"
+    for assignment in args.env:
+        key, _, value = assignment.partition("=")
+        env[key] = value
+    # The spine alone: deterministic tasks, no model tasks (they need the engine).
+    tasks = await spine_tasks(env)
+    services = pipeline_services(tasks, engine=False)
+    per_report = consumed_per_report(len(tasks))
     logs = Path(args.out).parent / "logs"
     async with AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vigie-bench-")))
@@ -313,9 +351,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         await js.add_consumer(
             "RELAY_IN", ConsumerConfig(durable_name="relay", ack_wait=10, max_ack_pending=1000)
         )
-        # The pipeline's streams must exist before its backlog is published.
-        await provision(js, build_topology())
         await nc.close()
+        # The pipeline's streams must exist before its backlog is published.
+        await provision_topology(url, env)
         py = sys.executable
         relay = await measure(
             "relay",
@@ -335,7 +373,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             "enriched.>",
             enriched_key,
             lambda: start_processes(
-                [[py, "-m", "services.cli.main", "run", s, "--nats", url] for s in SERVICES],
+                [[py, "-m", "services.cli.main", "run", s, "--nats", url] for s in services],
                 env,
                 logs,
             ),
@@ -343,14 +381,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             args.rate_fractions,
             server.pid or 0,
         )
-    ratio = pipeline[0].per_second * CONSUMED_PER_REPORT / relay[0].per_second
+    ratio = pipeline[0].per_second * per_report / relay[0].per_second
     return {
         "benchmark": "spine",
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cpu",
         "python": platform.python_version(),
         "sync_interval": args.sync_interval,
         "tracing": "traceparent propagation only (no exporter)",
-        "consumed_per_report": CONSUMED_PER_REPORT,
+        "services": list(services),
+        "consumed_per_report": per_report,
         "phases": [asdict(p) for p in relay + pipeline],
         "ratio_reports_x_consumed_vs_relay": round(ratio, 3),
     }
@@ -366,6 +405,9 @@ def main(argv: list[str] | None = None) -> int:
         help="offered rates as fractions of the measured saturation throughput",
     )
     parser.add_argument("--sync-interval", default="always")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="VAR=VALUE", help="extra service setting"
+    )
     parser.add_argument("--out", default="bench-results/spine.json")
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the embedded server and the workers are stopped.
@@ -388,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu = ", ".join(f"{k} {v:.2f}" for k, v in phase["cpu_ms_per_message"].items())
             print(f"{'':<36} CPU ms per message: {cpu}")
     print(
-        f"ratio (pipeline reports/s × {CONSUMED_PER_REPORT}) / relay msgs/s = "
+        f"ratio (pipeline reports/s × {result['consumed_per_report']}) / relay msgs/s = "
         f"{result['ratio_reports_x_consumed_vs_relay']}"
     )
     print(f"written to {out}")

@@ -67,7 +67,7 @@ class Sample:
     sent: int
     completed: int
     backlog: int
-    #: Pending + ack-pending per stage (the consumer name's first token: ingest, extract, …);
+    #: Pending + ack-pending per stage (the consumer name's first token: ingest, a task, …);
     #: for collate only the pending: its ack-pending records are parked reports (``parked``).
     by_stage: dict[str, int]
     parked: int
@@ -77,7 +77,7 @@ class Sample:
 
 
 def stage_of(durable: str) -> str:
-    """``extract-dr-flash`` → ``extract``; ``inferred-translate-np-routine`` → ``answers``."""
+    """``<task>-dr-flash`` → ``<task>``; ``inferred-<client>-np-routine`` → ``answers``."""
     head = durable.split("-", 1)[0]
     return "answers" if head == "inferred" else head
 

@@ -5,8 +5,12 @@ Compatibility policy (see README, "Schema versions"):
 * ``schema_version`` is ``"<major>.<minor>"`` and is written in every message.
 * Within a major version changes are additive only: new optional fields. Readers ignore fields
   they do not know, so a reader of 1.0 reads 1.7.
-* The closed sets (labels, kinds, precedences, task names and statuses, entity types, dead-letter
-  reasons) are validated by readers: a new member is a new major version.
+* The closed sets (labels, kinds, precedences, task statuses, entity types, dead-letter reasons)
+  are validated by readers: a new member is a new major version.
+* Open tokens (task names, flag codes; since 1.2) are validated by a pattern only: a new task or a
+  new check is an additive change. Readers keep what they do not know (an unknown task's outcome,
+  an unknown flag) and show it as it is. A reader of 1.0 or 1.1 still holds the closed lists:
+  upgrade readers to 1.2 before a deployment enables a task or a flag they do not name.
 * Every time carries its UTC offset; a time without one is refused.
 * A new major version gets new Structs in ``schemas/v2.py`` and new subjects; readers refuse a
   major they do not know (the message is dead-lettered with reason ``unsupported_version``).
@@ -23,8 +27,10 @@ from msgspec import Meta, Struct
 _T = TypeVar("_T")
 
 SCHEMA_MAJOR = 1
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 #: 1.1: task outputs (text, quality, flags), per-task provenance details, report flags.
+#: 1.2: task names and flag codes are open tokens; a task's own typed output (``output`` of the
+#: result, ``outputs`` of the event); the engine's cached prompt tokens.
 
 Label = Literal["np", "dr", "s", "ts"]
 #: Protection levels, lowest first: a derived product carries the highest of its inputs.
@@ -36,7 +42,14 @@ Precedence = Literal["FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE"]
 #: NATO precedence, most urgent first.
 PRECEDENCES: tuple[Precedence, ...] = ("FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE")
 
-TaskName = Literal["extract", "translate", "summarise"]
+TaskName = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z][a-z0-9_]{0,30}$",
+        description="A task of the task registry (open token: e.g. extract, translate, "
+        "summarise; a deployment may add its own).",
+    ),
+]
 TaskStatus = Literal["ok", "skipped", "failed", "expired", "missing"]
 
 EntityType = Literal[
@@ -185,14 +198,22 @@ class Provenance(_Wire, frozen=True):
     generation_ms: Millis = 0.0
 
 
-FlagCode = Literal[
+FlagCode = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z][a-z0-9_]{0,63}$",
+        description="What a check found (open token; see FLAG_CODES for the shipped checks').",
+    ),
+]
+#: The flag codes the shipped checks raise (documentation: readers accept any FlagCode).
+FLAG_CODES: tuple[str, ...] = (
     "suspected_injection",
     "unfaithful_summary",
     "glossary_missed",
     "protected_altered",
     "entities_dropped",
     "output_invalid",
-]
+)
 
 
 class Flag(_Wire, frozen=True):
@@ -281,6 +302,8 @@ class TaskResult(_Wire, frozen=True, tag="result", tag_field="type"):
     text_language: LanguageCode | None = None
     quality: Quality | None = None
     flags: list[Flag] = []
+    #: The task's own typed output (a JSON object), when its registry row fills ``outputs``.
+    output: dict[str, Any] | None = None
 
 
 CollateInput = IngestedReport | TaskResult
@@ -348,6 +371,8 @@ class InferenceResult(_Wire, frozen=True):
     engine: ShortText | None = None
     prompt_tokens: Annotated[int, Meta(ge=0)] = 0
     completion_tokens: Annotated[int, Meta(ge=0)] = 0
+    #: Of ``prompt_tokens``, those whose KV the engine reused instead of computing them.
+    cached_prompt_tokens: Annotated[int, Meta(ge=0)] = 0
     #: From publication of the request to the engine taking it, to its first token, to the end.
     queue_ms: Annotated[float, Meta(ge=0)] = 0.0
     ttft_ms: Annotated[float, Meta(ge=0)] = 0.0
@@ -414,6 +439,8 @@ class EnrichedEvent(_Wire, frozen=True):
     target_language: LanguageCode | None = None
     #: The report's and the tasks' flags: an analyst reads these before trusting the outputs.
     flags: list[Flag] = []
+    #: Task name → that task's own typed output (tasks whose registry row fills ``outputs``).
+    outputs: dict[TaskName, dict[str, Any]] = {}
 
 
 class DeadLetter(_Wire, frozen=True):

@@ -29,15 +29,13 @@ from services.settings import (
     Config,
     InferenceConfig,
     IngestConfig,
-    Label,
     NatsConfig,
-    Precedence,
-    Task,
     TasksConfig,
     TelemetryConfig,
     _Section,
     topology_settings,
 )
+from services.tasks.registry import RegistryError, task_registry
 
 __all__ = [
     "BusConfig",
@@ -46,11 +44,8 @@ __all__ = [
     "ConfigError",
     "InferenceConfig",
     "IngestConfig",
-    "Label",
     "LoadedConfig",
     "NatsConfig",
-    "Precedence",
-    "Task",
     "TasksConfig",
     "TelemetryConfig",
     "example_config_toml",
@@ -325,7 +320,29 @@ def load_config(
         key = re.sub(r"\[\d+\]", "", at[1]) if at else ""
         raise _invalid(key, sources.get(key, "config"), values.get(key), str(e)) from None
     _check(cfg, sources)
-    return LoadedConfig(config=cfg, sources=sources, path=file)
+    return LoadedConfig(config=_with_tasks(cfg, sources), sources=sources, path=file)
+
+
+def _with_tasks(cfg: Config, sources: dict[str, str]) -> Config:
+    """``cfg`` with ``ingest.tasks`` checked against the task registry, or its defaults."""
+    try:
+        registry = task_registry(cfg.tasks.extra_rows)
+    except RegistryError as exc:
+        key = "tasks.extra_rows"
+        hint = "name a TaskRow every service can import"
+        raise ConfigError(sources[key], key, str(exc), hint) from None
+    unknown = [t for t in cfg.ingest.tasks if t not in registry.names]
+    if unknown:
+        key = "ingest.tasks"
+        near = difflib.get_close_matches(unknown[0], registry.names, n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        hint += f"registered tasks: {', '.join(registry.names)}"
+        problem = f"unknown task(s) {', '.join(map(repr, unknown))}"
+        raise ConfigError(sources[key], key, problem, hint)
+    if sources["ingest.tasks"] != "default" or cfg.ingest.tasks == registry.default_tasks:
+        return cfg
+    ingest = msgspec.structs.replace(cfg.ingest, tasks=registry.default_tasks)
+    return msgspec.structs.replace(cfg, ingest=ingest)
 
 
 def render_config(loaded: LoadedConfig) -> str:

@@ -17,6 +17,7 @@ from nats.js.kv import KeyValue
 
 from bus.auth import service_topology
 from bus.connect import close, connect
+from bus.outcomes import Delivery, DeliveryBudget, Outcome, fixed_budget
 from bus.provision import ProvisionError, ProvisionReport, provision, verify
 from bus.publish import JetStreamPublisher, Publisher
 from bus.telemetry import ConsumerPoller
@@ -28,15 +29,24 @@ from bus.topology import (
     consumer_precedence,
     kv_bucket,
 )
-from bus.worker import Delivery, DeliveryBudget, Outcome, Worker, WorkerSettings, fixed_budget
+from bus.worker import Worker, WorkerSettings
 from services.config import Config, topology_settings
 from services.credentials import client_security, least_privilege
 from services.inference.engine import Engine
+from services.tasks.registry import task_registry
 from services.telemetry import observe_engine, service_telemetry
 
 log = logging.getLogger("vigie.runtime")
 
-SERVICES: tuple[str, ...] = ("ingest", "extract", "translate", "summarise", "inference", "collate")
+
+def service_names(cfg: Config) -> tuple[str, ...]:
+    """Every service of a deployment, in data-path order: ingest, each task of the registry
+    (shipped rows and ``tasks.extra_rows``), the engine, collate."""
+    return ("ingest", *task_registry(cfg.tasks.extra_rows).names, "inference", "collate")
+
+
+#: The services of a deployment of the shipped task registry.
+SERVICES: tuple[str, ...] = service_names(Config())
 
 
 @dataclass(frozen=True)
@@ -117,7 +127,7 @@ async def build_service(
             languages,
         )
         return ServiceParts(ingest.handle, topology.consumers_for("ingest", labels))
-    if name in ("extract", "translate", "summarise"):
+    if name in topology.tasks:
         from services.tasks.service import ModelTaskService
         from services.tasks.wiring import task_consumers, task_logic
 
@@ -158,6 +168,7 @@ async def build_service(
         collate = CollateService(
             publisher,
             await _buckets(js, "collate", labels),
+            fills=task_registry(cfg.tasks.extra_rows).fills(),
             recheck_interval=cfg.collate.recheck_interval,
         )
         consumers = topology.consumers_for("collate", labels) + topology.consumers_for(
@@ -173,7 +184,7 @@ async def build_service(
             collate.delivery_budget,
             background=poller.run if cfg.telemetry.enabled else None,
         )
-    raise ValueError(f"unknown service {name!r}; choose one of {', '.join(SERVICES)}")
+    raise ValueError(f"unknown service {name!r}; choose one of {', '.join(service_names(cfg))}")
 
 
 async def run_service(name: str, url: str, cfg: Config) -> None:

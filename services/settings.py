@@ -12,10 +12,9 @@ import msgspec
 from msgspec import Meta
 
 from bus.topology import SERVER_MAX_PAYLOAD, TopologySettings
+from schemas.v1 import Label, Precedence, TaskName
+from services.tasks.registry import task_registry
 
-Label = Literal["np", "dr", "s", "ts"]
-Task = Literal["extract", "translate", "summarise"]
-Precedence = Literal["FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 _SECS = {"unit": "seconds"}
@@ -205,8 +204,14 @@ class IngestConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=Tr
         int, Meta(ge=1, le=SERVER_MAX_PAYLOAD, description="Largest normalised text, UTF-8 bytes.")
     ] = 262144
     tasks: Annotated[
-        tuple[Task, ...], Meta(min_length=1, description="Tasks ingest asks for on each report.")
-    ] = ("extract", "translate", "summarise")
+        tuple[TaskName, ...],
+        Meta(
+            min_length=1,
+            description="Tasks ingest asks for on each report (names of the task registry); "
+            "default: every registered task that is on by default (tasks.extra_rows included).",
+            extra={"expect": "task names of the registry (see `vigie config`), comma-separated"},
+        ),
+    ] = task_registry().default_tasks
     default_precedence: Annotated[
         Precedence, Meta(description="Precedence of a report that states none.")
     ] = "ROUTINE"
@@ -344,6 +349,14 @@ class TasksConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=Tru
             "the registry; chat = instruction model; few-shot = base model with examples.",
         ),
     ] = "auto"
+    extra_rows: Annotated[
+        tuple[str, ...],
+        Meta(
+            description="A site's own tasks: rows added to the task registry, each the "
+            "module:attribute of a TaskRow (services.tasks.registry) importable by every service.",
+            extra={"expect": "module:attribute references, comma-separated"},
+        ),
+    ] = ()
     extract_with_model: Annotated[
         bool,
         Meta(
@@ -458,6 +471,7 @@ def topology_settings(cfg: Config) -> TopologySettings:
         stream_replicas=b.stream_replicas,
         ack_wait=b.ack_wait,
         labels=tuple(b.labels),
+        tasks=task_registry(cfg.tasks.extra_rows).names,
         label_max_age=tuple(
             (label, age)
             for label, age in (

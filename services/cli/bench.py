@@ -1,6 +1,6 @@
 """`vigie bench tasks|overhead|precedence`: the benchmark suite (modules in ``loadtest/``).
 
-Each benchmark runs as its own process (``python -m loadtest.bench_<name> …``, the options after
+Each benchmark runs as its own process (``python -m loadtest.<what>_bench …``, the options after
 the name passed on) and writes a JSON result file (``--out``, default under bench-results/).
 """
 
@@ -14,11 +14,12 @@ from typing import Any
 from services.config import LoadedConfig
 
 BENCHES = {
-    "tasks": ("loadtest.bench_tasks", "P1 over the three tasks: engine through the pipeline vs "
+    "tasks": ("loadtest.engine_through_tasks_bench",
+              "P1 over the three tasks: engine through the pipeline vs "
               "the same requests direct (real engine)"),
-    "overhead": ("loadtest.bench_overhead", "bus overhead: pipeline with the stand-in engine vs "
+    "overhead": ("loadtest.overhead_bench", "bus overhead: pipeline with the stand-in engine vs "
                  "a plain relay on the same server (saturation, p50/p99 at half)"),
-    "precedence": ("loadtest.bench_precedence", "P5: FLASH p99 with ROUTINE at 2x capacity vs "
+    "precedence": ("loadtest.precedence_bench", "P5: FLASH p99 with ROUTINE at 2x capacity vs "
                    "FLASH alone (real engine)"),
 }  # fmt: skip
 

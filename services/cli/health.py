@@ -26,7 +26,7 @@ from nats.aio.client import Client
 from services.cli.common import add_nats_option, cli_connection, fail, table
 from services.config import LoadedConfig
 from services.health import LIVE_PATH, READY_PATH, SERVICE_PREFIX, service_name
-from services.runtime import SERVICES
+from services.runtime import SERVICES, service_names
 
 DEFAULT_TIMEOUT = 1.0
 
@@ -40,9 +40,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--service",
         action="append",
-        choices=SERVICES,
         metavar="NAME",
-        help=f"expect this service (repeatable; default: all of {', '.join(SERVICES)})",
+        help=f"expect this service (repeatable; default: every service, {', '.join(SERVICES)}"
+        " and the tasks of tasks.extra_rows)",
     )
     p.add_argument("--json", action="store_true", help="one JSON document")
     p.add_argument(
@@ -69,7 +69,11 @@ async def cmd_health(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return fail("health: --timeout must be > 0", 2)
     if args.local:
         return await local_probe(args, loaded)
-    expected = list(dict.fromkeys(args.service or SERVICES))
+    names = service_names(loaded.config)
+    unknown = [name for name in args.service or () if name not in names]
+    if unknown:
+        return fail(f"health: unknown service {unknown[0]!r}: choose among {', '.join(names)}", 2)
+    expected = list(dict.fromkeys(args.service or names))
     async with cli_connection(args, loaded) as nc:
         instances = await collect(nc, expected, args.timeout)
     doc = verdict(expected, instances)

@@ -11,17 +11,10 @@ from typing import Any
 import anyio
 import orjson
 
+from services.catalogue import ModelError, ModelSpec, Registry, load_registry
 from services.cli.common import fail, table
 from services.config import LoadedConfig
-from services.inference.registry import (
-    ModelError,
-    ModelSpec,
-    Registry,
-    VerifiedModel,
-    load_registry,
-    model_path,
-    verify_model,
-)
+from services.inference.registry import VerifiedModel, model_path, verify_model
 
 #: ModelError.reason → the verdict shown; any other reason is an "error".
 VERDICTS = {"missing": "missing", "mismatch": "MISMATCH"}

@@ -111,7 +111,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def cmd_nkeys(args: argparse.Namespace, loaded: LoadedConfig) -> int:
-    names = identities(tuple(loaded.config.bus.labels), per_label=args.per_label)
+    topology = build_topology(topology_settings(loaded.config))
+    names = identities(topology, per_label=args.per_label)
     try:
         written = keys.write_nkeys(args.out, names, force=args.force)
     except keys.KeyFileError as exc:

@@ -23,10 +23,10 @@ from bus.process import die_with_parent
 from bus.topology import build_topology
 from schemas.headers import MSG_ID
 from schemas.v1 import EnrichedEvent, enriched_decoder
-from services.cli.common import add_nats_option, nats_url
+from services.cli.common import add_nats_option, fail, nats_url
 from services.cli.demo_feed import DEMO_FEED
 from services.config import LoadedConfig, topology_settings
-from services.runtime import SERVICES, provision_with_retry, run_service
+from services.runtime import SERVICES, provision_with_retry, run_service, service_names
 
 log = logging.getLogger("vigie.up")
 
@@ -51,12 +51,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up.add_argument("--once", action="store_true", help="with --demo: stop after the events")
     up.set_defaults(func=cmd_up)
     run = sub.add_parser("run", help="run one service against a running server")
-    run.add_argument("service", choices=SERVICES)
+    run.add_argument(
+        "service",
+        metavar="SERVICE",
+        help=f"one of {', '.join(SERVICES)}, or a task of tasks.extra_rows",
+    )
     add_nats_option(run)
     run.set_defaults(func=cmd_run)
 
 
 async def cmd_run(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    names = service_names(loaded.config)
+    if args.service not in names:
+        return fail(f"unknown service {args.service!r}: choose one of {', '.join(names)}")
     await run_service(args.service, nats_url(args, loaded), loaded.config)
     return 0
 
@@ -167,10 +174,11 @@ async def cmd_up(args: argparse.Namespace, loaded: LoadedConfig) -> int:
             env = (env or dict(os.environ)) | {"VIGIE_TELEMETRY__DIR": str(telemetry)}
         supervisor = Supervisor(url, loaded.path, cfg.bus.drain_timeout + 5.0, env=env)
         async with anyio.create_task_group() as tg:
-            for name in SERVICES:
+            names = service_names(cfg)
+            for name in names:
                 tg.start_soon(supervisor.supervise, name)
             print(
-                f"vigie: NATS ready at {url} — services: {', '.join(SERVICES)} "
+                f"vigie: NATS ready at {url} — services: {', '.join(names)} "
                 "(Ctrl-C stops everything)",
                 flush=True,
             )

@@ -14,6 +14,7 @@ The service applies them inside a compare-and-set loop on the label's collate bu
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 
 import msgspec
 
@@ -26,7 +27,6 @@ from schemas.v1 import (
     Label,
     Provenance,
     PublishedRevision,
-    TaskName,
     TaskOutcome,
     TaskResult,
     highest_label,
@@ -46,7 +46,7 @@ def merge(state: CollateState | None, item: CollateInput) -> CollateState:
     return msgspec.structs.replace(current, results=[*current.results, item])
 
 
-def answered_tasks(state: CollateState) -> list[TaskName]:
+def answered_tasks(state: CollateState) -> list[str]:
     if state.report is None:
         return []
     expected = state.report.expected_tasks
@@ -102,9 +102,19 @@ def enriched_label(report: IngestedReport, results: list[TaskResult]) -> Label:
 
 
 def build_event(
-    state: CollateState, revision: PublishedRevision, now: dt.datetime
+    state: CollateState,
+    revision: PublishedRevision,
+    now: dt.datetime,
+    *,
+    fills: Mapping[str, Iterable[str]],
 ) -> EnrichedEvent:
-    """The enriched event of ``revision``: only the results that revision includes."""
+    """The enriched event of ``revision``: only the results that revision includes.
+
+    ``fills`` is the task registry's word on what each task adds to the event (task name →
+    ``translation``, ``summary``, ``entities``, ``outputs``): collate itself names no task. A
+    result of a task the registry does not know (an older deployment's) adds its outcome, flags
+    and provenance only.
+    """
     report = state.report
     if report is None:
         raise ValueError(f"report {state.report_id}: no ingested report to build an event from")
@@ -118,12 +128,18 @@ def build_event(
         else TaskOutcome(task=t, status="missing", detail="no answer before the deadline")
         for t in report.expected_tasks
     ]
+    filled: dict[str, list[TaskResult]] = {}
+    for result in included:
+        for target in fills.get(result.task, ()):
+            filled.setdefault(target, []).append(result)
     entities: list[Entity] = sorted(
-        (e for r in included for e in r.entities), key=lambda e: (e.start, e.end, e.type)
+        (e for r in filled.get("entities", ()) for e in r.entities),
+        key=lambda e: (e.start, e.end, e.type),
     )
     provenance = [*report.provenance, *(r.provenance for r in included if r.provenance)]
     flags = [*report.flags, *(f for r in included for f in r.flags)]
-    translation, summary = by_task.get("translate"), by_task.get("summarise")
+    translation, summary = _first_ok(filled, "translation"), _first_ok(filled, "summary")
+    outputs = {r.task: r.output for r in filled.get("outputs", ()) if r.status == "ok" and r.output}
     provenance.append(Provenance(stage="collate", version=VERSION, started_at=now, finished_at=now))
     return EnrichedEvent(
         report_id=report.report_id,
@@ -151,7 +167,14 @@ def build_event(
         summary=_text_of(summary),
         target_language=_language_of(translation) or _language_of(summary),
         flags=flags,
+        outputs=outputs,
     )
+
+
+def _first_ok(filled: Mapping[str, list[TaskResult]], target: str) -> TaskResult | None:
+    """The result that fills ``target`` (the first registered, should two tasks claim it)."""
+    results = filled.get(target, [])
+    return next((r for r in results if r.status == "ok"), results[0] if results else None)
 
 
 def _text_of(result: TaskResult | None) -> str | None:

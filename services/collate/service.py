@@ -8,7 +8,7 @@ import logging
 import math
 import re
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 
 import anyio
@@ -16,10 +16,10 @@ import msgspec
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from bus.outcomes import Ack, Defer, Delivery, Outcome, Reject, decode_or_reject
 from bus.publish import Publisher
 from bus.telemetry import REPORT_ID, annotate, current_trace
 from bus.topology import enriched_subject
-from bus.worker import Ack, Defer, Delivery, Outcome, Reject
 from schemas.headers import TRACEPARENT
 from schemas.v1 import (
     CollateInput,
@@ -29,7 +29,6 @@ from schemas.v1 import (
     collate_input_decoder,
     collate_state_decoder,
     json_encoder,
-    readable,
 )
 from services.collate import logic
 from services.telemetry import record_published
@@ -98,12 +97,15 @@ class CollateService:
         publisher: Publisher,
         state_buckets: dict[str, KeyValue],
         *,
+        fills: Mapping[str, tuple[str, ...]],
         recheck_interval: float = 30.0,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._publisher = publisher
         self._buckets = state_buckets
         self._recheck = recheck_interval
+        #: What each task adds to the event (the task registry's rows).
+        self._fills = fills
         self._clock = clock
         self.stats = CollateStats()
         self.known = KnownStates()
@@ -176,7 +178,7 @@ class CollateService:
     async def _publish(
         self, state: CollateState, revision: PublishedRevision, headers: dict[str, str]
     ) -> None:
-        event = logic.build_event(state, revision, self._clock())
+        event = logic.build_event(state, revision, self._clock(), fills=self._fills)
         trace = current_trace(headers)
         receipt = await self._publisher.publish(
             enriched_subject(event.label, event.kind, event.source),
@@ -199,12 +201,9 @@ class CollateService:
 
 def decode(d: Delivery) -> CollateInput:
     """The report or task result in ``d``; ``Reject`` when it is not one collate may keep."""
-    try:
-        item: CollateInput = collate_input_decoder.decode(d.data)
-    except msgspec.DecodeError as exc:
-        raise Reject("schema_violation", f"not a report or task result: {exc}") from exc
-    if not readable(item.schema_version):
-        raise Reject("unsupported_version", f"schema_version {item.schema_version} unreadable")
+    item: CollateInput = decode_or_reject(
+        collate_input_decoder, d.data, "a report or a task result"
+    )
     if item.label != d.label:
         # Its event would go to the item's label: a message may not move text across labels.
         raise Reject(

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from schemas.v1 import Entity, EntityType
+from services.domain.spans import overlaps, within
 
 __all__ = ["PATTERN_TYPES", "merge_entities"]
 
-#: The types the pattern stage produces (services.extract.patterns).
+#: The types the pattern stage produces (services.domain.patterns).
 PATTERN_TYPES: frozenset[EntityType] = frozenset({"DateTime", "Location"})
 
 
@@ -37,8 +38,6 @@ def merge_entities(pattern: Sequence[Entity], model: Sequence[Entity]) -> list[E
 
 
 def _contradicts(model: Entity, pattern: Entity) -> bool:
-    overlaps = model.start < pattern.end and pattern.start < model.end
-    if not overlaps:
+    if not overlaps(model, pattern):
         return False
-    inside = pattern.start <= model.start and model.end <= pattern.end
-    return model.type in PATTERN_TYPES or inside
+    return model.type in PATTERN_TYPES or within(model, pattern)

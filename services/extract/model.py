@@ -18,7 +18,7 @@ from typing import Any, get_args
 import msgspec
 
 from schemas.v1 import ChatMessage, Decoder, EntityType
-from services.inference.grammar import compile_schema
+from services.grammar import token_budget
 from services.tasks.prompting import (
     REPORT_CLOSE,
     REPORT_OPEN,
@@ -88,7 +88,7 @@ ENTITY_SCHEMA: dict[str, Any] = {
 }
 
 #: Tokens the engine reserves for an answer under :data:`ENTITY_SCHEMA` (its worst case).
-ENTITY_TOKEN_BUDGET = compile_schema(ENTITY_SCHEMA).token_budget
+ENTITY_TOKEN_BUDGET = token_budget(ENTITY_SCHEMA)
 
 
 # Fields outside the schema are refused, not ignored: an answer that does not follow the schema

@@ -6,13 +6,14 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from schemas.v1 import Entity, IngestedReport, TaskName
+from services.domain.patterns import find_pattern_entities
 from services.extract.grounding import ground, grounding_quality
 from services.extract.merge import merge_entities
 from services.extract.model import VERSION as MODEL_PROMPT_VERSION
 from services.extract.model import build_extraction, parse_entities
-from services.extract.patterns import find_pattern_entities
+from services.settings import Config
+from services.tasks.contract import TaskOutput
 from services.tasks.prompting import PromptSpec, PromptStyle, Retry
-from services.tasks.service import TaskOutput
 
 PATTERNS_VERSION = "extract-patterns/1.0"
 
@@ -64,3 +65,9 @@ class ExtractTask:
             quality=quality,
             flags=flags,
         )
+
+
+def build(cfg: Config, style: PromptStyle) -> ExtractTask:
+    """The registry's builder: extract as configured (``tasks.extract_with_model``)."""
+    t = cfg.tasks
+    return ExtractTask(style=style, with_model=t.extract_with_model, max_tokens=t.max_tokens)

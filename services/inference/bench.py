@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from schemas.v1 import inference_request_decoder
+from services.catalogue import builtin_registry
 from services.inference.engine import Engine, GenerationRequest, GenerationResult
 from services.inference.llama import INVARIANT_DECODE_GROUP
-from services.inference.registry import builtin_registry, verify_model
+from services.inference.registry import verify_model
 from services.inference.runner import RunnerSettings, ThreadedEngine
 from services.inference.scheduler import SchedulerSettings
 from services.inference.service import to_generation

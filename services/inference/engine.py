@@ -29,7 +29,7 @@ class GenerationRequest:
     prompt: str | None = None
     messages: tuple[Message, ...] | None = None
     stop: tuple[str, ...] = ()
-    #: Output must follow this JSON Schema (see ``services.inference.grammar`` for the subset).
+    #: Output must follow this JSON Schema (see ``services.grammar`` for the subset).
     json_schema: Mapping[str, Any] | None = None
     precedence: str = "ROUTINE"
     #: ``time.monotonic()`` after which a request not yet started is answered ``Expired``.

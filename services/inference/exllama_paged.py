@@ -24,7 +24,13 @@ import logging
 import time
 from typing import Any
 
-from services.inference.exllama import ExllamaBase, ExllamaSettings, GpuMode, SeqState, json_end
+from services.inference.exllama_base import (
+    ExllamaBase,
+    ExllamaSettings,
+    GpuMode,
+    SeqState,
+    json_end,
+)
 from services.inference.runner import Sequence as EngineSequence
 
 log = logging.getLogger("vigie.engine.exllama")

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.inference.exllama import ExllamaBase, ExllamaSettings, GpuMode, SeqState
+from services.inference.exllama_base import ExllamaBase, ExllamaSettings, GpuMode, SeqState
 from services.inference.runner import Sequence as EngineSequence
 
 log = logging.getLogger("vigie.engine.exllama")

@@ -8,19 +8,14 @@ from pathlib import Path
 
 import anyio.to_thread
 
+from services.catalogue import ModelError, ModelSpec, served_spec
 from services.inference.engine import Engine
-from services.inference.registry import ModelError, ModelSpec, load_registry, verify_model
+from services.inference.registry import verify_model
 from services.inference.runner import RunnerSettings, ThreadedEngine
 from services.inference.scheduler import SchedulerSettings
 from services.settings import Config, InferenceConfig
 
 log = logging.getLogger("vigie.inference")
-
-
-def served_model(cfg: Config) -> ModelSpec:
-    inf = cfg.inference
-    registry = load_registry(Path(inf.models_file) if inf.models_file else None)
-    return registry.get(inf.model) if inf.model else registry.default_model
 
 
 def scheduler_settings(inf: InferenceConfig) -> SchedulerSettings:
@@ -39,7 +34,7 @@ async def open_engine(cfg: Config) -> Engine:
 
         log.warning("inference.engine = stand-in: every answer is a placeholder, no model runs")
         return StandInEngine()
-    spec = served_model(cfg)
+    spec = served_spec(inf.models_file, inf.model)
     if inf.engine == "exllamav2":
         return await open_exllama_engine(cfg, spec)
     if spec.format != "gguf":
@@ -80,7 +75,8 @@ async def open_exllama_engine(cfg: Config, spec: ModelSpec) -> ThreadedEngine:
             f"{spec.format}",
             'choose an exl2 or hf model (inference.model) or set inference.engine = "llama.cpp"',
         )
-    from services.inference.exllama import ExllamaSettings, GpuUnavailable, probe_runtime
+    from services.inference.exllama import GpuUnavailable, probe_runtime
+    from services.inference.exllama_base import ExllamaSettings
 
     # Before hashing gigabytes: a host that cannot run the engine says so at once.
     runtime = await anyio.to_thread.run_sync(probe_runtime)

@@ -24,10 +24,8 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
-from services.inference.chat import render_chat
-from services.inference.engine import EngineError, PromptTooLong
-from services.inference.grammar import SchemaError, compile_schema
-from services.inference.runner import Sequence
+from services.inference.engine import EngineError
+from services.inference.runner import Sequence, prepare_request
 
 log = logging.getLogger("vigie.engine.llama")
 
@@ -169,34 +167,23 @@ class LlamaCore:
     # ------------------------------------------------------------------ Core
 
     def prepare(self, seq: Sequence) -> None:
-        req = seq.request
-        if req.messages is not None:
-            if not self._template:
-                raise EngineError(
-                    req.request_id,
-                    f"model {self.model_name} has no chat template; send a prompt instead",
-                )
-            parts = render_chat(self._template, req.messages)
-            tokens = self._tokenize_parts(parts)
-        else:
-            assert req.prompt is not None
-            tokens = self._tokenize(req.prompt, add_special=True, parse_special=False)
-        if not tokens or (req.prompt is not None and not req.prompt.strip()):
-            raise EngineError(req.request_id, "the prompt is empty")
+        prepared = prepare_request(
+            seq.request,
+            self._tokenize,
+            chat_template=self._template,
+            max_context=self.max_context,
+            model_name=self.model_name,
+        )
         state = _State(decoder=codecs.getincrementaldecoder("utf-8")(errors="replace"))
-        max_tokens = req.max_tokens
-        if req.json_schema is not None:
-            try:
-                compiled = compile_schema(req.json_schema)
-            except SchemaError as exc:
-                raise EngineError(req.request_id, f"json_schema refused: {exc}") from None
-            # The schema bounds the output, so its budget is what lets it always complete.
-            max_tokens = compiled.token_budget
+        compiled = prepared.grammar
+        if compiled is not None:
             grammar = llama_cpp.llama_sampler_init_grammar(
                 self._vocab, compiled.gbnf.encode(), compiled.root.encode()
             )
             if not grammar:
-                raise EngineError(req.request_id, "json_schema: its grammar did not compile")
+                raise EngineError(
+                    seq.request.request_id, "json_schema: its grammar did not compile"
+                )
             chain = llama_cpp.llama_sampler_chain_init(
                 llama_cpp.llama_sampler_chain_default_params()
             )
@@ -204,20 +191,7 @@ class LlamaCore:
             llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
             state.chain, state.grammar = chain, grammar
         seq.state = state
-        seq.prompt = tokens
-        seq.max_tokens = max_tokens
-        seq.kv_tokens = len(tokens) + max_tokens
-        limit = self.max_context
-        if seq.kv_tokens > limit:
-            self.release(seq)
-            raise PromptTooLong(
-                req.request_id,
-                f"prompt of {len(tokens)} tokens + {max_tokens} to generate exceeds the "
-                f"{limit}-token context of the engine",
-                prompt_tokens=len(tokens),
-                max_tokens=max_tokens,
-                limit=limit,
-            )
+        prepared.fill(seq)
 
     def start(self, seq: Sequence) -> None:
         seq.state.seq_id = heapq.heappop(self._free_ids)
@@ -370,29 +344,18 @@ class LlamaCore:
             return buf.raw[:n]
         return self._piece.raw[:n]
 
-    def _tokenize(self, text: str, *, add_special: bool, parse_special: bool) -> list[int]:
+    def _tokenize(self, text: str, *, first: bool, special: bool) -> list[int]:
+        """``first``: the model's BOS token first (if it uses one); ``special``: special-token
+        text parsed (a template's own text only: message contents never become one)."""
         data = text.encode("utf-8")
         cap = len(data) + 8
         buf = (llama_cpp.llama_token * cap)()
-        n = llama_cpp.llama_tokenize(
-            self._vocab, data, len(data), buf, cap, add_special, parse_special
-        )
+        n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buf, cap, first, special)
         if n < 0:
             cap = -n
             buf = (llama_cpp.llama_token * cap)()
-            n = llama_cpp.llama_tokenize(
-                self._vocab, data, len(data), buf, cap, add_special, parse_special
-            )
+            n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buf, cap, first, special)
         return list(buf[:n])
-
-    def _tokenize_parts(self, parts: list[tuple[str, bool]]) -> list[int]:
-        """Template text may hold special tokens; message contents never become one."""
-        tokens: list[int] = []
-        for text, is_template in parts:
-            if text:
-                first = not tokens
-                tokens += self._tokenize(text, add_special=first, parse_special=is_template)
-        return tokens
 
     def _metadata(self, key: str) -> str | None:
         buf = ctypes.create_string_buffer(65536)

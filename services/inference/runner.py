@@ -1,9 +1,15 @@
 """The engine thread: one thread owns the model and runs every step; the event loop only waits.
 
-A backend supplies a :class:`Core` — prepare a request (tokenise, compile its grammar), start a
-sequence, run one decode step over chosen sequences, release one — and :class:`ThreadedEngine`
-does the rest: a bounded inbox from the event loop, deadlines, cancellation, the precedence
-scheduler (``services.inference.scheduler``) and handing results back to the awaiting tasks.
+A backend supplies a :class:`Core` — prepare a request, start a sequence, run one decode step
+over chosen sequences, release one — and :class:`ThreadedEngine` does the rest: a bounded inbox
+from the event loop, deadlines, cancellation, the precedence scheduler
+(``services.inference.scheduler``) and handing results back to the awaiting tasks.
+
+What preparing a request means is the same for every backend and done here, once
+(:func:`prepare_request`): the prompt or the chat messages through the model's template into
+tokens, the JSON schema compiled to its grammar and its bound made the token budget, and prompt
+plus budget checked against the context. A backend's ``prepare`` calls it with its tokenizer and
+adds only its own state (a grammar sampler, a schema filter).
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from typing import Any, Protocol
 
 from opentelemetry import trace
 
+from services.grammar import CompiledSchema, SchemaError, compile_schema
+from services.inference.chat import render_chat
 from services.inference.engine import (
     Capacity,
     EngineClosed,
@@ -30,6 +38,7 @@ from services.inference.engine import (
     GenerationRequest,
     GenerationResult,
     Health,
+    PromptTooLong,
 )
 from services.inference.scheduler import Candidate, SchedulerSettings, plan_step, rank_of
 from services.telemetry import BatchSpans
@@ -80,7 +89,8 @@ class Core(Protocol):
     kv_tokens: int
 
     def prepare(self, seq: Sequence) -> None:
-        """Fill ``prompt``, ``kv_tokens``, ``max_tokens``, ``state``; raise EngineError."""
+        """Fill ``prompt``, ``kv_tokens``, ``max_tokens`` (:func:`prepare_request` and
+        :meth:`PreparedRequest.fill`) and ``state``; raise EngineError."""
 
     def start(self, seq: Sequence) -> None:
         """Give an admitted sequence its place in the model (a sequence id, KV cells)."""
@@ -93,6 +103,87 @@ class Core(Protocol):
         """Free what ``start`` and ``prepare`` took (KV cells, grammar)."""
 
     def close(self) -> None: ...
+
+
+class Encode(Protocol):
+    """A backend's tokenizer. ``first``: the text opens the sequence (the model's
+    beginning-of-sequence token goes before it, if the model uses one); ``special``: special
+    tokens spelled in the text become special tokens (a chat template's own text only)."""
+
+    def __call__(self, text: str, *, first: bool, special: bool) -> list[int]: ...
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A request as every backend runs it: tokenised, its budget set, known to fit."""
+
+    prompt: list[int]
+    #: Tokens it may generate: the schema's bound when it has one, else what it asked for.
+    max_tokens: int
+    #: Its JSON schema compiled (None without one): the grammar that enforces it.
+    grammar: CompiledSchema | None = None
+
+    @property
+    def kv_tokens(self) -> int:
+        return len(self.prompt) + self.max_tokens
+
+    def fill(self, seq: Sequence) -> None:
+        """Give ``seq`` its prompt tokens, its budget and the KV cells to reserve."""
+        seq.prompt, seq.max_tokens, seq.kv_tokens = self.prompt, self.max_tokens, self.kv_tokens
+
+
+def prepare_request(
+    request: GenerationRequest,
+    encode: Encode,
+    *,
+    chat_template: str | None,
+    max_context: int,
+    model_name: str,
+) -> PreparedRequest:
+    """What every backend does with a request before it can run: chat messages rendered with
+    ``chat_template`` (special tokens parsed in the template's text, never in a message) or the
+    prompt, tokenised; the JSON schema compiled, its bound the budget; prompt plus budget
+    checked against ``max_context``. Raises EngineError (PromptTooLong when it cannot fit)."""
+    rid = request.request_id
+    tokens: list[int] = []
+    if request.messages is not None:
+        if not chat_template:
+            problem = f"model {model_name} has no chat template; send a prompt instead"
+            raise EngineError(rid, problem)
+        for text, is_template in render_chat(chat_template, request.messages):
+            if text:
+                tokens += encode(text, first=not tokens, special=is_template)
+    else:
+        assert request.prompt is not None
+        if not request.prompt.strip():
+            raise EngineError(rid, "the prompt is empty")
+        tokens = encode(request.prompt, first=True, special=False)
+    if not tokens:
+        raise EngineError(rid, "the prompt is empty")
+    max_tokens, grammar = request.max_tokens, None
+    if request.json_schema is not None:
+        try:
+            grammar = compile_schema(request.json_schema)
+        except SchemaError as exc:
+            raise EngineError(rid, f"json_schema refused: {exc}") from None
+        # The schema bounds the output, so its budget is what lets it always complete,
+        # whatever the request asked.
+        max_tokens = grammar.token_budget
+    check_length(rid, len(tokens), max_tokens, max_context)
+    return PreparedRequest(tokens, max_tokens, grammar)
+
+
+def check_length(request_id: str, prompt_tokens: int, max_tokens: int, limit: int) -> None:
+    """Prompt plus budget against the longest sequence the engine holds (``limit``)."""
+    if prompt_tokens + max_tokens > limit:
+        raise PromptTooLong(
+            request_id,
+            f"prompt of {prompt_tokens} tokens + {max_tokens} to generate exceeds the "
+            f"{limit}-token context of the engine",
+            prompt_tokens=prompt_tokens,
+            max_tokens=max_tokens,
+            limit=limit,
+        )
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 import msgspec
 
+from bus.outcomes import Ack, Delivery, Outcome, Reject, Retry
 from bus.publish import Publisher
 from bus.telemetry import PRECEDENCE, REPORT_ID, annotate, current_trace
 from bus.topology import inferred_subject
-from bus.worker import Ack, Delivery, Outcome, Reject, Retry
 from schemas.headers import TRACEPARENT
 from schemas.v1 import (
     InferenceRequest,

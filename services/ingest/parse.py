@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from bus.worker import Reject
+from bus.outcomes import Reject
 from schemas import headers as H
 from schemas.v1 import (
     SCHEMA_MAJOR,
@@ -23,7 +23,7 @@ from schemas.v1 import (
     sensor_reading_decoder,
     text_report_decoder,
 )
-from services.extract.patterns import find_pattern_entities
+from services.domain.patterns import find_pattern_entities
 from services.ingest.normalise import normalise_text
 
 #: Largest original + normalised text of a report, as JSON strings (see ``parse_feed``).

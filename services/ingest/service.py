@@ -6,17 +6,17 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio.to_thread
 import msgspec
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from bus.outcomes import Ack, Delivery, Outcome, Reject
 from bus.publish import Outgoing, Publisher, publish_all
 from bus.telemetry import PRECEDENCE, REPORT_ID, annotate, current_trace
 from bus.topology import collate_subject, parse_feed_subject, work_subject
-from bus.worker import Ack, Delivery, Outcome, Reject
 from schemas import headers as H
 from schemas.v1 import Decoder, Flag, IngestedReport, Precedence, Provenance, TaskName, json_encoder
 from services.config import CollateConfig
@@ -28,6 +28,7 @@ from services.ingest.parse import (
     parse_feed,
     report_identity,
 )
+from services.tasks.registry import task_registry
 
 log = logging.getLogger("vigie.ingest")
 VERSION = "ingest/1.1"
@@ -51,7 +52,8 @@ _seen_decoder = Decoder[SeenRecord](SeenRecord)
 @dataclass(frozen=True)
 class IngestSettings:
     max_text_bytes: int = 262_144
-    tasks: tuple[TaskName, ...] = ("extract", "translate", "summarise")
+    #: The tasks each report is sent to (configuration: ``ingest.tasks``).
+    tasks: tuple[TaskName, ...] = field(default_factory=lambda: task_registry().default_tasks)
     default_precedence: Precedence = "ROUTINE"
     #: Seconds from ingest to a report's partial event: collate's deadlines, one source.
     deadline_for: Callable[[str], float] = CollateConfig().deadline_for

@@ -15,14 +15,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from schemas.v1 import Flag, Quality
-from services.extract.patterns import find_pattern_entities
-from services.translate.parse import flag_items
-from services.translate.protect import (
-    Span,
-    find_equipment,
-    find_unit_designations,
-    resolve_spans,
+from services.domain.designations import find_equipment, find_unit_designations
+from services.domain.patterns import find_pattern_entities
+from services.domain.quantities import (
+    ascii_digits,
+    find_numbers,
+    number_value,
+    number_word_values,
 )
+from services.domain.spans import Span, overlaps, resolve_overlaps
+from services.tasks.text import flag_items
 
 __all__ = ["FaithfulnessReport", "check_faithfulness", "summary_check"]
 
@@ -72,47 +74,6 @@ def summary_check(summary: str, sources: Sequence[str]) -> tuple[Quality, list[F
 
 # ----------------------------------------------------------------------------- facts
 
-# Digits grouped by spaces ("1 200"), plain digits, an optional decimal part.
-_SUMMARY_NUMBER = re.compile(
-    r"(?<![\w.,])(?:[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+|[0-9]+)(?:[.,][0-9]+)?(?![0-9])"
-)
-# In the sources a number may be glued to letters ("2x", "BTR-82A", "3e"): supporting evidence
-# is looked for generously, facts are extracted strictly.
-_SOURCE_NUMBER = re.compile(
-    r"(?<![0-9.,])(?:[0-9]{1,3}(?:[ \u00a0\u202f,][0-9]{3})+|[0-9]+)(?:[.,][0-9]+)?(?![0-9])"
-)
-_NON_ASCII_DIGITS = str.maketrans(
-    {chr(base + offset): str(offset) for base in (0x0660, 0x06F0) for offset in range(10)}
-)
-_WORD = re.compile(r"\w+(?:['’]\w+)?")
-
-# Numbers written in words in the sources, so that "trois BTR-82A" supports "3 BTR-82A".
-# (The summary's own numbers are checked in digits only.)
-_NUMBER_WORDS: dict[str, str] = {}
-for _value, _words in {
-    "0": "zéro zero ноль нуль صفر",
-    "1": "un une one a an один одна одно одного одну одним одній واحد واحدة",
-    "2": "deux two pair два две двух двумя двое дві двох двоє اثنان اثنين اثنتان اثنتين",
-    "3": "trois three три трёх трех тремя трое трьох троє ثلاث ثلاثة",
-    "4": "quatre four четыре четырёх четырех четверо чотири чотирьох أربع أربعة",
-    "5": "cinq five пять пяти пятеро п'ять п’ять п'яти п’яти п'ятеро خمس خمسة",
-    "6": "six шесть шести шестеро шість шести ست ستة",
-    "7": "sept seven семь семи сім семи سبع سبعة",
-    "8": "huit eight восемь восьми вісім восьми ثمان ثماني ثمانية",
-    "9": "neuf nine девять девяти дев'ять дев’ять дев'яти تسع تسعة",
-    "10": "dix ten десять десяти десятеро عشر عشرة",
-    "11": "onze eleven одиннадцать одинадцять",
-    "12": "douze twelve dozen douzaine двенадцать дванадцять",
-    "15": "quinze fifteen пятнадцать п'ятнадцять",
-    "20": "vingt twenty двадцать двадцять عشرون عشرين",
-    "30": "trente thirty тридцать тридцять",
-    "50": "cinquante fifty пятьдесят п'ятдесят",
-    "100": "cent hundred сто مائة مئة",
-    "1000": "mille thousand тысяча тисяча ألف",
-}.items():
-    for _word in _words.split():
-        _NUMBER_WORDS.setdefault(_word.casefold(), _value)
-
 _CYRILLIC_TO_LATIN = str.maketrans(
     {
         **dict(zip("абвгґдеёєзиіїйклмнопрстуфыэ", "abvggdeeeziiiiklmnoprstufye", strict=True)),
@@ -134,16 +95,8 @@ _ORDINAL = re.compile(
 
 
 def _number_key(written: str) -> str:
-    """ "1 200" → "1200", "2,5" → "2.5", "1,200" → "1200", "07" → "7", "3.50" → "3.5"."""
-    text = re.sub(r"[ \u00a0\u202f]", "", written)
-    text = re.sub(r",(?=[0-9]{3}(?![0-9]))", "", text) if text.count(",") > 1 else text
-    if re.fullmatch(r"[0-9]{1,3},[0-9]{3}", text):
-        text = text.replace(",", "")  # an English thousands separator, not a decimal comma
-    text = text.replace(",", ".")
-    whole, _, fraction = text.partition(".")
-    whole = whole.lstrip("0") or "0"
-    fraction = fraction.rstrip("0")
-    return f"num:{whole}.{fraction}" if fraction else f"num:{whole}"
+    """A number's comparison key: "1 200", "1,200" and "1200" are one fact."""
+    return "num:" + number_value(written)
 
 
 def _unit_key(written: str) -> str:
@@ -174,17 +127,18 @@ def _structured(text: str) -> list[tuple[Span, str]]:
     spans += [(s, _unit_key(s.text)) for s in find_unit_designations(text)]
     spans += [(s, "equip:" + _compact(s.text)) for s in find_equipment(text)]
     key_of = {span: key for span, key in spans}
-    return [(span, key_of[span]) for span in resolve_spans(span for span, _ in spans)]
+    kept = resolve_overlaps((span for span, _ in spans), ties="input_order")
+    return [(span, key_of[span]) for span in kept]
 
 
 def _facts(summary: str) -> Iterable[tuple[str, str]]:
     """(fact as written, comparison key) in order of appearance."""
     structured = _structured(summary)
     facts = [(span.start, span.text, key) for span, key in structured]
-    covered = [(span.start, span.end) for span, _ in structured]
-    for match in _SUMMARY_NUMBER.finditer(summary):
-        if not any(start < match.end() and match.start() < end for start, end in covered):
-            facts.append((match.start(), match.group(0), _number_key(match.group(0))))
+    covered = [span for span, _ in structured]
+    for number in find_numbers(summary):
+        if not any(overlaps(number, span) for span in covered):
+            facts.append((number.start, number.text, _number_key(number.text)))
     facts.sort(key=lambda fact: fact[0])
     return [(text, key) for _, text, key in facts]
 
@@ -203,7 +157,7 @@ class _Support:
         keys: set[str] = set()
         grids: list[tuple[str, str, str]] = []
         for source in sources:
-            text = unicodedata.normalize("NFC", source).translate(_NON_ASCII_DIGITS)
+            text = ascii_digits(unicodedata.normalize("NFC", source))
             for span, key in _structured(text):
                 keys.add(key)
                 if key.startswith("dtg:"):
@@ -213,13 +167,12 @@ class _Support:
                     if grid is not None:
                         grids.append(grid)
             # Numbers anywhere, even inside a designation or a grid, and written in words:
-            # "колонна из 6 Т-72Б3" supports "6", "trois BTR-82A" supports "3".
-            keys.update(_number_key(m.group(0)) for m in _SOURCE_NUMBER.finditer(text))
+            # "колонна из 6 Т-72Б3" supports "6", "trois BTR-82A" supports "3". Supporting
+            # evidence is looked for generously (numbers glued to letters too), facts are
+            # extracted strictly; the summary's own numbers are checked in digits only.
+            keys.update(_number_key(n.text) for n in find_numbers(text, glued=True))
             keys.update(_number_key(m.group(0)) for m in re.finditer(r"[0-9]+", text))
-            for word in _WORD.findall(text):
-                value = _NUMBER_WORDS.get(word.casefold())
-                if value is not None:
-                    keys.add(f"num:{value}")
+            keys.update(f"num:{value}" for value in number_word_values(text))
         compact = tuple(_compact(source) for source in sources)
         return cls(frozenset(keys), compact, tuple(grids))
 

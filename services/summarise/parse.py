@@ -6,7 +6,7 @@ import re
 import unicodedata
 
 from services.tasks.prompting import REPORT_CLOSE, REPORT_OPEN, OutputInvalid
-from services.translate.parse import collapse_repetition
+from services.tasks.text import collapse_repetition
 
 __all__ = ["clean_summary", "over_limit", "parse_summary", "truncate_words", "word_count"]
 

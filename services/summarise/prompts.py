@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from schemas.v1 import ChatMessage
+from services.domain.languages import language_key, language_name
 from services.tasks.prompting import (
     REPORT_CLOSE,
     REPORT_OPEN,
@@ -20,8 +21,6 @@ from services.tasks.prompting import (
     frame_report,
     retry_budget,
 )
-from services.translate.glossary import language_key
-from services.translate.prompts import language_name
 
 __all__ = ["VERSION", "build_summary", "retry_word_limit", "summary_budget"]
 

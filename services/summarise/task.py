@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from schemas.v1 import IngestedReport, TaskName
+from services.settings import Config
 from services.summarise.faithfulness import check_faithfulness, summary_check
 from services.summarise.parse import parse_summary, truncate_words
 from services.summarise.prompts import VERSION, build_summary
+from services.tasks.contract import TaskOutput
 from services.tasks.prompting import OutputInvalid, PromptSpec, PromptStyle, Retry
-from services.tasks.service import TaskOutput
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,14 @@ class SummariseTask:
             quality=quality,
             flags=flags,
         )
+
+
+def build(cfg: Config, style: PromptStyle) -> SummariseTask:
+    """The registry's builder."""
+    t = cfg.tasks
+    return SummariseTask(
+        target_language=t.target_language,
+        max_words=t.summary_max_words,
+        style=style,
+        max_tokens=t.max_tokens,
+    )

@@ -21,36 +21,31 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import anyio.to_thread
 import msgspec
 
+from bus.outcomes import Ack, Delivery, Outcome, Reject, decode_or_reject
 from bus.publish import Publisher
 from bus.telemetry import PRECEDENCE, REPORT_ID, annotate, current_trace
 from bus.topology import infer_subject, result_subject
-from bus.worker import Ack, Delivery, Outcome, Reject
 from schemas.headers import TRACEPARENT
 from schemas.v1 import (
     Decoder,
-    Entity,
     Flag,
     InferenceRequest,
     InferenceResult,
     IngestedReport,
-    LanguageCode,
     Provenance,
-    Quality,
     TaskName,
     TaskResult,
-    TaskStatus,
     inference_result_decoder,
     ingested_decoder,
     json_encoder,
-    readable,
 )
-from services.tasks.prompting import OutputInvalid, PromptSpec, Retry
+from services.tasks.contract import TaskLogic, TaskOutput
+from services.tasks.prompting import OutputInvalid, Retry
 from services.telemetry import record_dropped
 
 log = logging.getLogger("vigie.tasks")
@@ -60,46 +55,6 @@ _T = TypeVar("_T")
 MAX_ATTEMPTS = 2
 #: Up to this much text the checks run inline; beyond, in a thread (they scan the whole text).
 INLINE_TEXT_CHARS = 4096
-
-
-@dataclass(frozen=True)
-class TaskOutput:
-    """What a task concluded about one report (the service adds identity and provenance)."""
-
-    status: TaskStatus = "ok"
-    detail: str | None = None
-    text: str | None = None
-    text_language: LanguageCode | None = None
-    entities: list[Entity] = field(default_factory=list)
-    dropped_entities: int = 0
-    quality: Quality | None = None
-    flags: list[Flag] = field(default_factory=list)
-
-
-class TaskLogic(Protocol):
-    """The pure side of a task: prompt building and output checking, no I/O."""
-
-    @property
-    def task(self) -> TaskName: ...
-
-    @property
-    def version(self) -> str:
-        """Version of the task's logic, in its provenance."""
-
-    def answer_without_model(self, report: IngestedReport) -> TaskOutput | None:
-        """The output when the model is not needed (e.g. ``skipped``), else None."""
-
-    def prompt(self, report: IngestedReport, retry: Retry | None) -> PromptSpec: ...
-
-    def fallback(self, report: IngestedReport, output: TaskOutput) -> TaskOutput:
-        """``output`` (failed or expired: the model gave nothing usable) with whatever the task
-        knows without the model (extract: its pattern entities)."""
-
-    def conclude(
-        self, report: IngestedReport, text: str, finish_reason: str | None, *, final: bool
-    ) -> TaskOutput:
-        """Parse and check an output. Raises :class:`OutputInvalid` when another attempt
-        should be made; on the ``final`` attempt returns what can be kept, flagged."""
 
 
 class Job(msgspec.Struct, frozen=True, kw_only=True):
@@ -137,15 +92,7 @@ def request_id(report_id: str, task: str, attempt: int) -> str:
 
 
 def decode_report(data: bytes) -> IngestedReport:
-    try:
-        report = ingested_decoder.decode(data)
-    except msgspec.ValidationError as exc:
-        raise Reject("schema_violation", f"not an IngestedReport: {exc}") from exc
-    except msgspec.DecodeError as exc:
-        raise Reject("invalid_json", f"not JSON: {exc}") from exc
-    if not readable(report.schema_version):
-        raise Reject("unsupported_version", f"schema_version {report.schema_version} unreadable")
-    return report
+    return decode_or_reject(ingested_decoder, data, "an IngestedReport")
 
 
 def check_report(d: Delivery) -> IngestedReport:
@@ -162,14 +109,7 @@ def check_report(d: Delivery) -> IngestedReport:
 
 
 def decode_answer(d: Delivery, task: str) -> tuple[InferenceResult, Job]:
-    try:
-        answer = inference_result_decoder.decode(d.data)
-    except msgspec.ValidationError as exc:
-        raise Reject("schema_violation", f"not an InferenceResult: {exc}") from exc
-    except msgspec.DecodeError as exc:
-        raise Reject("invalid_json", f"not JSON: {exc}") from exc
-    if not readable(answer.schema_version):
-        raise Reject("unsupported_version", f"schema_version {answer.schema_version} unreadable")
+    answer = decode_or_reject(inference_result_decoder, d.data, "an InferenceResult")
     if answer.client != task or answer.label != d.label:
         raise Reject(
             "bad_subject",
@@ -351,6 +291,7 @@ class ModelTaskService:
             text_language=output.text_language,
             quality=output.quality,
             flags=output.flags,
+            output=output.output,
         )
         record_dropped(self._logic.task, report.label, output.dropped_entities)
         trace = current_trace(d.headers)

@@ -27,28 +27,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from services.domain.languages import language_key
+
 __all__ = [
     "PROTECTED_FILE",
     "Glossary",
     "GlossaryError",
     "GlossaryTerm",
     "adherence",
-    "language_key",
 ]
 
 PROTECTED_FILE = "protected.txt"
 _PAIR_FILE = re.compile(r"^(?P<source>[a-z]{2,3})-(?P<target>[a-z]{2,3})\.tsv$")
-
-# ISO 639-2/3 codes of the languages the glossary ships, mapped to the 639-1 file names.
-_THREE_LETTER = {"fra": "fr", "fre": "fr", "eng": "en", "rus": "ru", "ukr": "uk", "ara": "ar"}
-
-
-def language_key(code: str | None) -> str | None:
-    """``code`` as the glossary names languages: lower case, ISO 639-1 where one exists."""
-    if code is None:
-        return None
-    key = code.strip().lower().replace("_", "-").split("-")[0]
-    return _THREE_LETTER.get(key, key) or None
 
 
 @dataclass(frozen=True)

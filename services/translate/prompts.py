@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 
 from schemas.v1 import ChatMessage
+from services.domain.languages import language_key, language_name
 from services.tasks.prompting import (
     REPORT_CLOSE,
     REPORT_OPEN,
@@ -23,33 +24,16 @@ from services.tasks.prompting import (
     frame_report,
     retry_budget,
 )
-from services.translate.glossary import GlossaryTerm, language_key
+from services.translate.glossary import GlossaryTerm
 
 __all__ = [
-    "LANGUAGE_NAMES",
     "VERSION",
     "build_translation",
     "estimate_tokens",
-    "language_name",
     "translation_budget",
 ]
 
 VERSION = "translate/1"
-
-LANGUAGE_NAMES = {
-    "fr": "French",
-    "en": "English",
-    "ru": "Russian",
-    "uk": "Ukrainian",
-    "ar": "Arabic",
-    "de": "German",
-    "es": "Spanish",
-    "it": "Italian",
-    "pl": "Polish",
-    "fa": "Persian",
-    "tr": "Turkish",
-    "zh": "Chinese",
-}
 
 #: Prompts list at most this many glossary terms and protected tokens: the check still covers
 #: all of them, but a prompt must stay bounded whatever the report holds.
@@ -111,14 +95,6 @@ _EXAMPLES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
         ),
     ),
 }
-
-
-def language_name(code: str | None) -> str | None:
-    """The English name of a language code, the code itself if unknown, None if undetermined."""
-    key = language_key(code)
-    if key is None or key in ("und", "xx", ""):
-        return None
-    return LANGUAGE_NAMES.get(key, key)
 
 
 def estimate_tokens(text: str) -> int:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from schemas.v1 import IngestedReport, TaskName
+from services.settings import Config
+from services.tasks.contract import TaskOutput
 from services.tasks.prompting import OutputInvalid, PromptSpec, PromptStyle, Retry
-from services.tasks.service import TaskOutput
 from services.translate.glossary import Glossary
 from services.translate.parse import needs_translation, parse_translation, translation_check
 from services.translate.prompts import VERSION, build_translation
@@ -84,3 +86,18 @@ class TranslateTask:
             quality=quality,
             flags=flags,
         )
+
+
+def build(cfg: Config, style: PromptStyle) -> TranslateTask:
+    """The registry's builder; loading the glossary reads files (the caller runs it in a
+    thread)."""
+    t = cfg.tasks
+    glossary = Glossary.load(
+        Path(t.glossary_dir) if t.glossary_dir else Glossary.default_directory()
+    )
+    return TranslateTask(
+        glossary=glossary,
+        target_language=t.target_language,
+        style=style,
+        max_tokens=t.max_tokens,
+    )

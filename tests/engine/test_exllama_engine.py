@@ -1,8 +1,9 @@
 """The conformance suite against the ExLlamaV2 engine, on a CUDA machine only.
 
-The model is a directory named by ``VIGIE_EXL2_MODEL_DIR`` (``loadtest/gpu_bench.py --small``
-writes a small random-weight one with a real Mistral tokenizer); elsewhere every test is
-skipped with the reason. The mode is the one the host allows (``gpu_mode = "auto"``).
+The model is a directory named by ``VIGIE_EXL2_MODEL_DIR`` (``python3 -m
+services.inference.exllama_bench build DIR --small`` writes a small random-weight one with a
+real Mistral tokenizer); elsewhere every test is skipped with the reason. The mode is the one
+the host allows (``gpu_mode = "auto"``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 import pytest
 
 from services.inference.engine import Engine
-from services.inference.exllama import ExllamaSettings, choose_mode, probe_runtime
+from services.inference.exllama import choose_mode, probe_runtime
+from services.inference.exllama_base import ExllamaSettings
 from services.inference.runner import RunnerSettings, ThreadedEngine
 from services.inference.scheduler import SchedulerSettings
 from tests.engine.conformance import EngineConformance, OpenEngine
@@ -31,7 +33,8 @@ def _skip_reason() -> str:
     if RUNTIME.missing:
         return "the exllamav2 engine cannot run here: " + "; ".join(RUNTIME.missing)
     if not MODEL_DIR or not Path(MODEL_DIR, "config.json").is_file():
-        return "VIGIE_EXL2_MODEL_DIR names no model directory (loadtest/gpu_bench.py --small)"
+        hint = "python3 -m services.inference.exllama_bench build DIR --small"
+        return f"VIGIE_EXL2_MODEL_DIR names no model directory ({hint})"
     return ""
 
 

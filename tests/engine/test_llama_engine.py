@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from services.catalogue import builtin_registry
 from services.inference.engine import Engine
 from services.inference.llama import INVARIANT_DECODE_GROUP, LlamaCore, LlamaSettings
-from services.inference.registry import builtin_registry, verify_model
+from services.inference.registry import verify_model
 from services.inference.runner import RunnerSettings, ThreadedEngine
 from services.inference.scheduler import SchedulerSettings
 from tests.engine.conformance import EngineConformance, OpenEngine

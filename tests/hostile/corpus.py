@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bus.outcomes import Delivery, Reject
 from bus.topology import FEED_MAX_MSG_SIZE, KINDS, LABELS, SERVER_MAX_PAYLOAD, WORK_MAX_MSG_SIZE
-from bus.worker import Delivery, Reject
 
 CORPUS = Path(__file__).parent / "corpus" / "corpus.jsonl"
 #: ingest's default text limit (IngestConfig.max_text_bytes).

@@ -30,8 +30,8 @@ from nats.errors import BadHeaderError, MaxPayloadError
 from nats.errors import Error as NatsError
 
 from bus.embedded import EmbeddedNats
+from bus.outcomes import Delivery, Handler, Outcome, Reject, Retry
 from bus.publish import JetStreamPublisher, PublishError
-from bus.worker import Delivery, Handler, Outcome, Reject, Retry
 from schemas.v1 import DeadLetter, EnrichedEvent
 from services.cli.common import check_size
 from services.config import BusConfig, CollateConfig, Config, IngestConfig, TasksConfig

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bus.worker import Delivery, Reject
+from bus.outcomes import Delivery, Reject
 from schemas.v1 import (
     DeadLetterReason,
     EntityType,

@@ -99,9 +99,8 @@ async def secured_server(
 ) -> AsyncIterator[Secured]:
     """Server with one user per generated identity, the topology provisioned as provisioner."""
     topology = build_topology(topology_settings(cfg or Config()))
-    labels = topology.settings.labels
     nkeys_dir = tmp_path / "nkeys"
-    keys.write_nkeys(nkeys_dir, identities(labels, per_label=per_label))
+    keys.write_nkeys(nkeys_dir, identities(topology, per_label=per_label))
     users = [
         User(pub, permissions_for(topology, name))
         for name, pub in keys.read_public_keys(nkeys_dir).items()

@@ -10,11 +10,15 @@ import nats
 import pytest
 from nats.js.api import ConsumerConfig
 
-from bus.auth import SERVICES, service_consumers, service_outputs, subject_matches
-from bus.topology import ConsumerSpec
+from bus.auth import service_consumers, service_outputs, subject_matches
+from bus.topology import ConsumerSpec, build_topology
+from services.config import Config, topology_settings
 from tests.integration.secured import Secured, Watched, connect_as, secured_server
 
 MARK = b"SECRET-MARKER-7f3a"
+#: The topology the secured server provisions: the shipped task registry's.
+TOPOLOGY = build_topology(topology_settings(Config()))
+SERVICES = TOPOLOGY.stages
 
 
 def concrete(subject: str) -> str:
@@ -72,9 +76,9 @@ def foreign_publishes(secured: Secured, service: str) -> list[str]:
         # Feeds are the publishers' alone.
         "feeds.np.report.rogue",
     ]
-    mine = service_outputs(service, labels)
+    mine = service_outputs(TOPOLOGY, service, labels)
     for other in SERVICES:
-        for subject in service_outputs(other, labels):
+        for subject in service_outputs(TOPOLOGY, other, labels):
             if not any(subject_matches(m, subject) for m in mine):
                 subjects.append(concrete(subject))
     if service not in ("ingest", "collate"):
@@ -99,7 +103,7 @@ async def test_a_service_may_use_its_own_subjects_and_nothing_else(
             sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
             with pytest.raises(nats.errors.TimeoutError):
                 await sub.fetch(1, timeout=0.2)
-        for subject in service_outputs(service, ("np",)):
+        for subject in service_outputs(secured.topology, service, ("np",)):
             ack = await js.publish(concrete(subject).replace(".x", ".routine", 1), b"{}")
             assert ack.seq >= 1
         if service in ("ingest", "collate"):

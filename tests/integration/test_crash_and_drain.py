@@ -14,6 +14,7 @@ from schemas.v1 import TaskResult, collate_state_decoder, json_encoder
 from services.collate import logic
 from services.config import CollateConfig, IngestConfig
 from services.ingest.parse import report_identity
+from services.tasks.registry import task_registry
 from tests.integration.pipeline import collector, fast_config, pipeline
 from tests.integration.procs import start_service
 
@@ -106,7 +107,9 @@ async def test_crash_between_publish_and_confirm_does_not_publish_twice(nats_url
         plan = logic.PublishedRevision(revision=1, tasks=["extract"], partial=True)
         reserved = logic.reserve(state, plan)
         await kv.update(key, json_encoder.encode(reserved), last=entry.revision)
-        event = logic.build_event(reserved, plan, state.report.ingested_at)
+        event = logic.build_event(
+            reserved, plan, state.report.ingested_at, fills=task_registry().fills()
+        )
         await js.publish(
             enriched_subject("dr", "report", "window"),
             json_encoder.encode(event),

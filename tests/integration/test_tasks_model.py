@@ -8,8 +8,9 @@ import nats
 import pytest
 
 from schemas.v1 import EnrichedEvent
+from services.catalogue import builtin_registry
 from services.config import CollateConfig, Config, IngestConfig, TasksConfig
-from services.inference.registry import builtin_registry, verify_model
+from services.inference.registry import verify_model
 from services.settings import InferenceConfig, NatsConfig
 from tests.integration.pipeline import collector, fast_config, pipeline
 

@@ -11,10 +11,11 @@ import pytest
 from nats.js import JetStreamContext
 
 from bus.embedded import EmbeddedNats
+from bus.outcomes import Ack, Defer, Delivery, Outcome, Reject, Retry
 from bus.provision import provision
 from bus.publish import JetStreamPublisher
 from bus.topology import TopologySettings, build_topology
-from bus.worker import Ack, Defer, Delivery, Outcome, Reject, Retry, Worker, WorkerSettings
+from bus.worker import Worker, WorkerSettings
 from schemas.v1 import dead_letter_decoder
 from tests.support import eventually
 

@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bus.auth import (
-    SERVICES,
     UnknownIdentity,
     analyst_permissions,
     identities,
@@ -26,7 +25,9 @@ from services.collate import logic
 from services.config import BusConfig, Config, topology_settings
 from tests.unit.test_collate_logic import report, result
 
-TOPOLOGY = build_topology()
+TOPOLOGY = build_topology(topology_settings(Config()))
+#: Every service of a deployment of the shipped task registry.
+SERVICES = TOPOLOGY.stages
 labels_st = st.sampled_from(LABELS)
 
 
@@ -74,19 +75,19 @@ def test_every_grant_allows_both_ack_forms_of_its_consumers() -> None:
 
 
 def test_outputs_follow_the_topology_builders() -> None:
-    assert "enriched.s.report.*" in service_outputs("collate", ("s",))
-    assert "work.np.inferred.translate.*" in service_outputs("inference", ("np",))
+    assert "enriched.s.report.*" in service_outputs(TOPOLOGY, "collate", ("s",))
+    assert "work.np.inferred.translate.*" in service_outputs(TOPOLOGY, "inference", ("np",))
 
 
 def test_unknown_identities_are_refused_with_the_known_forms() -> None:
     with pytest.raises(UnknownIdentity, match="analyst-<label>"):
         permissions_for(TOPOLOGY, "analyst-xx")
-    assert len(identities(LABELS, per_label=True)) == 1 + 6 * 4 + 4 + 4
+    assert len(identities(TOPOLOGY, per_label=True)) == 1 + 6 * 4 + 4 + 4
 
 
 @given(
     st.lists(labels_st, min_size=1, max_size=1),
-    st.lists(st.tuples(st.sampled_from(["extract", "translate", "summarise"]), labels_st)),
+    st.lists(st.tuples(st.sampled_from(TOPOLOGY.tasks), labels_st)),
 )
 def test_the_enriched_label_is_the_highest_of_the_inputs(
     report_label: list[str], results: list[tuple[str, str]]

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from bus.worker import Delivery
+from bus.outcomes import Delivery
 from schemas.v1 import (
     CollateState,
     Entity,
@@ -18,7 +18,9 @@ from schemas.v1 import (
 )
 from services.collate import logic
 from services.collate.service import CollateService
+from services.tasks.registry import task_registry
 
+FILLS = task_registry().fills()
 T0 = dt.datetime(2026, 11, 25, 14, 30, tzinfo=dt.UTC)
 
 
@@ -121,7 +123,7 @@ def test_build_event_marks_missing_tasks_and_sorts_entities() -> None:
     )
     plan = logic.plan_revision(state, T0 + dt.timedelta(seconds=60))
     assert plan is not None
-    event = logic.build_event(state, plan, T0 + dt.timedelta(seconds=60))
+    event = logic.build_event(state, plan, T0 + dt.timedelta(seconds=60), fills=FILLS)
     assert {t.task: t.status for t in event.tasks} == {"extract": "ok", "translate": "missing"}
     assert event.partial and event.revision == 1
     assert [e.start for e in event.entities] == [5]
@@ -141,7 +143,7 @@ def test_enriched_label_is_the_highest_input_label(
     )
     plan = logic.plan_revision(state, T0)
     assert plan is not None
-    assert logic.build_event(state, plan, T0).label == expected
+    assert logic.build_event(state, plan, T0, fills=FILLS).label == expected
 
 
 def test_build_event_without_report_is_an_error() -> None:
@@ -150,6 +152,7 @@ def test_build_event_without_report_is_an_error() -> None:
             CollateState(report_id="r1"),
             logic.PublishedRevision(revision=1, tasks=[], partial=True),
             T0,
+            fills=FILLS,
         )
 
 
@@ -167,7 +170,7 @@ def _delivery(data: bytes, consumer: str) -> Delivery:
 
 
 def test_parked_report_records_get_a_delivery_budget_for_their_parks() -> None:
-    service = CollateService(publisher=None, state_buckets={}, recheck_interval=30.0)  # type: ignore[arg-type]
+    service = CollateService(publisher=None, state_buckets={}, fills=FILLS, recheck_interval=30.0)  # type: ignore[arg-type]
     record = json_encoder.encode(report(deadline=900))
     assert service.delivery_budget(_delivery(record, "collate-dr-routine"), 5) == 5 + 30 + 1
     answer = json_encoder.encode(result("extract"))

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bus.topology import LABELS, PRECEDENCES, TASKS, TopologySettings, build_topology
+from bus.topology import LABELS, PRECEDENCES, TopologySettings, build_topology
+from schemas.v1 import Label, Precedence
 from services.config import (
     Config,
     ConfigError,
@@ -19,6 +20,7 @@ from services.config import (
     render_config_json,
     topology_settings,
 )
+from services.tasks.registry import task_registry
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "ops" / "vigie.example.toml"
 
@@ -58,14 +60,31 @@ def test_defaults_without_file_or_env() -> None:
     assert loaded.config.log_level == "info"
 
 
-def test_allowed_values_match_the_topology() -> None:
+def test_allowed_values_are_the_wire_types_and_the_task_registry() -> None:
     hints = typing.get_type_hints(Config, include_extras=True)
-    assert hints  # the literals below are the ones the fields use
-    from services.config import Label, Precedence, Task
+    assert hints
+    # One copy of the wire's literals: the configuration uses the schemas' own types.
+    from services import settings
 
+    assert (settings.Label, settings.Precedence) == (Label, Precedence)
+    assert settings.Label is Label and settings.Precedence is Precedence
     assert typing.get_args(Label) == LABELS
-    assert typing.get_args(Task) == TASKS
     assert typing.get_args(Precedence) == PRECEDENCES
+    assert Config().ingest.tasks == task_registry().default_tasks
+    assert topology_settings(Config()).tasks == task_registry().names
+
+
+def test_ingest_tasks_must_be_registered() -> None:
+    err = fails(env={"VIGIE_INGEST__TASKS": "extract,logstat"})
+    assert err.key == "ingest.tasks"
+    assert "unknown task(s)" in err.problem and "extract, translate, summarise" in err.hint
+
+
+def test_extra_rows_must_name_a_task_row() -> None:
+    err = fails(env={"VIGIE_TASKS__EXTRA_ROWS": "services.tasks.registry:SHIPPED"})
+    assert err.key == "tasks.extra_rows" and "not a TaskRow" in err.problem
+    err = fails(env={"VIGIE_TASKS__EXTRA_ROWS": "no.such.module:ROW"})
+    assert "cannot load" in err.problem
 
 
 def test_file_overrides_defaults_and_records_its_source(tmp_path: Path) -> None:
@@ -331,6 +350,7 @@ def test_topology_settings_maps_the_bus_section() -> None:
         collate_state_max_age=86400.0,
         stream_max_bytes=1024**3,
         labels=("np", "s"),
+        tasks=task_registry().names,
     )
     topology = build_topology(settings)
     assert topology.stream("FEEDS_NP").duplicate_window == 300.0
@@ -338,7 +358,7 @@ def test_topology_settings_maps_the_bus_section() -> None:
 
 
 def test_defaults_agree_with_the_topology_defaults() -> None:
-    assert topology_settings(Config()) == TopologySettings()
+    assert topology_settings(Config()) == TopologySettings(tasks=task_registry().names)
 
 
 def test_loaded_config_is_immutable() -> None:

@@ -3,23 +3,28 @@ handling and static-batch layout (everything that needs no GPU)."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
 
+from services.catalogue import ModelError
 from services.config import ConfigError, load_config
 from services.inference.engine import PromptTooLong
 from services.inference.exllama import (
-    ExllamaSettings,
+    MODES,
     GpuUnavailable,
-    IncrementalText,
-    check_length,
     choose_mode,
-    find_stop,
-    json_end,
     mode_report,
     open_exllama_core,
     probe_runtime,
+)
+from services.inference.exllama_base import (
+    ExllamaBase,
+    ExllamaSettings,
+    IncrementalText,
+    find_stop,
+    json_end,
 )
 from services.inference.exllama_paged import round_up
 from services.inference.exllama_static import (
@@ -30,7 +35,7 @@ from services.inference.exllama_static import (
     left_pad,
 )
 from services.inference.factory import open_engine
-from services.inference.registry import ModelError
+from services.inference.runner import check_length
 from services.settings import Config, InferenceConfig, NatsConfig
 
 # ------------------------------------------------------------------ configuration
@@ -77,6 +82,13 @@ def test_paged_without_flash_attn_is_refused(flash: str | None, found: str) -> N
     assert err.model == "mistral" and err.reason == "unavailable"
     assert "2.5.7" in err.problem and found in err.problem
     assert "static" in err.hint
+
+
+def test_every_mode_names_its_core() -> None:
+    # The modes are imported by name once chosen: a wrong name would only show on a GPU host.
+    for mode, (module, name) in MODES.items():
+        core = getattr(importlib.import_module(module), name)
+        assert issubclass(core, ExllamaBase) and core.mode == mode
 
 
 # ------------------------------------------------------------------ missing runtime (this host)

@@ -22,7 +22,7 @@ from services.extract.model import (
     build_extraction,
     parse_entities,
 )
-from services.inference.grammar import compile_schema
+from services.grammar import compile_schema
 from services.tasks.prompting import (
     REPORT_CLOSE,
     REPORT_OPEN,

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 import pytest
 
-from services.inference.grammar import CompiledSchema, SchemaError, compile_schema
+from services.grammar import CompiledSchema, SchemaError, compile_schema
 
 
 class Entity(msgspec.Struct, forbid_unknown_fields=True):

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from bus.topology import SERVER_MAX_PAYLOAD
+from services.catalogue import load_registry
 from services.config import load_config
-from services.inference.registry import load_registry
 from services.runtime import SERVICES
 
 K8S = Path(__file__).resolve().parents[2] / "ops" / "k8s"

@@ -10,7 +10,8 @@ import pytest
 from loadtest.synth import FORMS, LANGUAGES, Generator, Mix, Synthetic, parse_mix
 from schemas import headers as H
 from schemas.v1 import SensorReading, sensor_reading_decoder
-from services.extract.patterns import find_dtgs, find_mgrs
+from services.domain.dtg import find_dtgs
+from services.domain.mgrs_ref import find_mgrs
 
 N = 600
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from schemas.v1 import Entity, EntityType
+from services.domain.patterns import find_pattern_entities
 from services.extract.merge import merge_entities
-from services.extract.patterns import find_pattern_entities
 
 TEXT = (
     "COMPTE RENDU — 3e RIMa, 2e compagnie.\n"

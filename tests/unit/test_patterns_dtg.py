@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from services.extract.patterns.dtg import find_dtgs
+from services.domain.dtg import find_dtgs
 
 UTC = dt.UTC
 OBS = dt.datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -7,8 +7,9 @@ import datetime as dt
 import msgspec
 import pytest
 
-from schemas import Entity
-from services.extract.patterns import find_pattern_entities, resolve_overlaps
+from schemas.v1 import Entity
+from services.domain.patterns import find_pattern_entities
+from services.domain.spans import resolve_overlaps
 
 OBS = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.extract.patterns.latlon import find_latlons
+from services.domain.latlon import find_latlons
 
 DMS_LAT = 48 + 51 / 60 + 29.5 / 3600
 DMS_LON = 2 + 17 / 60 + 40.2 / 3600

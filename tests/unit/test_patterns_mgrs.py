@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from services.extract.patterns.mgrs_ref import find_mgrs
+from services.domain.mgrs_ref import find_mgrs
 
 PARIS = (48.858198, 2.294496)
 

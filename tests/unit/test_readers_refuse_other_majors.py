@@ -7,7 +7,7 @@ import datetime as dt
 import msgspec
 import pytest
 
-from bus.worker import Reject
+from bus.outcomes import Reject
 from schemas.v1 import IngestedReport, json_encoder, readable
 from services.tasks.service import decode_report as decode_work
 

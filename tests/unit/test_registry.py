@@ -1,4 +1,5 @@
-"""services.inference.registry and `vigie models`: the registry file, verification, the CLI."""
+"""services.catalogue, services.inference.registry and `vigie models`: the registry file,
+verification, the CLI."""
 
 from __future__ import annotations
 
@@ -18,20 +19,22 @@ from typing import Any, cast
 
 import pytest
 
-from services.cli import models as models_cli
-from services.config import LoadedConfig, load_config
-from services.inference.registry import (
+from services.catalogue import (
     BUILTIN_TOML,
-    DIR_MARKER,
     ModelError,
     ModelSpec,
     RegistryError,
-    VerifiedModel,
     builtin_registry,
     load_registry,
+    registry_toml,
+)
+from services.cli import models as models_cli
+from services.config import LoadedConfig, load_config
+from services.inference.registry import (
+    DIR_MARKER,
+    VerifiedModel,
     manifest_sha256,
     model_path,
-    registry_toml,
     verify_model,
 )
 

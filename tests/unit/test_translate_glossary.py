@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from services.domain.languages import language_key
 from services.translate.glossary import (
     Glossary,
     GlossaryError,
     GlossaryTerm,
     adherence,
-    language_key,
 )
 
 SHIPPED = Glossary.default_directory()

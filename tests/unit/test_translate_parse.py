@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from services.tasks.prompting import REPORT_CLOSE, REPORT_OPEN, OutputInvalid
+from services.tasks.text import collapse_repetition, flag_items
 from services.translate.glossary import GlossaryTerm
 from services.translate.parse import (
     clean_translation,
-    collapse_repetition,
-    flag_items,
     needs_translation,
     parse_translation,
     translation_check,

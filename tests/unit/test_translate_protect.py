@@ -7,13 +7,9 @@ import json
 import pytest
 
 from services.cli.demo_feed import DEMO_FEED
+from services.domain.designations import find_equipment, find_unit_designations
 from services.translate.glossary import Glossary
-from services.translate.protect import (
-    altered,
-    find_equipment,
-    find_unit_designations,
-    protected_tokens,
-)
+from services.translate.protect import altered, protected_tokens
 
 PROTECTED = Glossary.load(Glossary.default_directory()).protected
 

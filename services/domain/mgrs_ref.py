@@ -3,6 +3,9 @@
 Letters are matched in upper case only: lower-case zone/band/square sequences ("4qfj", "12abc")
 turn up in ordinary prose, identifiers and hashes far more often than in grid references, and
 every MGRS-producing tool and doctrine example writes them in capitals.
+
+Pure (standard library, the stateless ``mgrs`` converter and ``schemas`` only): a finder any
+task can share.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import re
 
 import mgrs
 
-from schemas import Entity
+from schemas.v1 import Entity
 
 __all__ = ["find_mgrs"]
 

@@ -13,7 +13,7 @@ On ``vigie up`` with the real engine (label ``np``), after a warm-up report:
 Bar: FLASH p99 loaded ≤ 1.5 × FLASH p99 unloaded. Reports are the seeded synthetic ones
 (``loadtest.synth``); FLASH texts are the same in both phases. Usage::
 
-    python -m loadtest.bench_precedence [--flash 6] [--rate R] [--out FILE]
+    python -m loadtest.precedence_bench [--flash 6] [--rate R] [--out FILE]
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="loadtest.bench_precedence", description=__doc__)
+    parser = argparse.ArgumentParser(prog="loadtest.precedence_bench", description=__doc__)
     parser.add_argument("--flash", type=int, default=6, help="FLASH reports per phase")
     parser.add_argument("--rate", type=float, help="ROUTINE rate (skips measuring capacity)")
     parser.add_argument("--overload", type=float, default=2.0, help="ROUTINE × capacity")

@@ -1,8 +1,9 @@
-"""P1 over the three tasks: the engine's generated tokens/s through the whole pipeline against
-the same requests served directly by an engine.
+"""P1 over the tasks: the engine's generated tokens/s through the whole pipeline against the same
+requests served directly by an engine.
 
 1. **pipeline** — ``vigie up`` (real engine, label ``np``) and the fixture reports
-   (``loadtest.fixtures``) published closed loop, ``--inflight`` at a time; a core subscription
+   (``loadtest.fixtures``) published closed loop, ``--inflight`` at a time, each enriched by
+   the deployment's tasks (``ingest.tasks``, recorded in the result); a core subscription
    on ``work.np.infer.>`` captures every InferenceRequest the task services publish (retries
    included) and one on ``work.np.inferred.>`` every answer. Tokens/s = generated tokens of those
    answers ÷ time from the first publish to the last complete event.
@@ -14,7 +15,7 @@ Ratio = pipeline tokens/s ÷ direct tokens/s: how much of what the engine can ge
 requests the pipeline gets out of it (its waits between a task's answer and its retry, ingest,
 collate and the bus included). Usage::
 
-    python -m loadtest.bench_tasks [--reports 32] [--inflight 16] [--out FILE]
+    python -m loadtest.engine_through_tasks_bench [--reports 32] [--inflight 16] [--out FILE]
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from nats.aio.msg import Msg
 
 from loadtest.fixtures import FIXTURES
 from loadtest.results import machine, write_result
-from loadtest.stack import vigie_up, warm_up
+from loadtest.stack import deployment_tasks, vigie_up, warm_up
 from schemas import headers as H
 from schemas.v1 import (
     InferenceResult,
@@ -70,6 +71,7 @@ class Capture:
 
 async def run_pipeline(args: argparse.Namespace, cap: Capture) -> dict[str, Any]:
     env = {"VIGIE_BUS__LABELS": "np"}
+    tasks = await deployment_tasks({**os.environ, **env})
     with tempfile.TemporaryDirectory(prefix="vigie-p1-tasks-") as tmp:
         log = Path(args.out).with_suffix(".vigie-up.log")
         async with vigie_up(Path(tmp), engine="llama.cpp", env=env, log_file=log) as url:
@@ -110,6 +112,7 @@ async def run_pipeline(args: argparse.Namespace, cap: Capture) -> dict[str, Any]
         t_res - cap.requests[r.request_id][0] for t_res, r in window if r.request_id in cap.requests
     )
     return {
+        "tasks": list(tasks),
         "reports": args.reports,
         "inflight_reports": args.inflight,
         "requests": len(window),
@@ -154,7 +157,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     same = sum(direct["texts"].get(k) == v for k, v in texts.items())
     ratio = pipeline["e2e_tokens_per_s"] / direct["direct"]["e2e_tokens_per_s"]
     return {
-        "benchmark": "P1 over the three tasks: engine through the pipeline vs direct",
+        "benchmark": "P1 over the tasks: engine through the pipeline vs direct",
         "pipeline": pipeline,
         "direct": {**direct["direct"], "concurrency": args.concurrency},
         "ratio": round(ratio, 3),
@@ -166,7 +169,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="loadtest.bench_tasks", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="loadtest.engine_through_tasks_bench", description=__doc__
+    )
     parser.add_argument("--reports", type=int, default=32)
     # 16 reports in flight offer ~3 requests each for the engine's 16 sequences: it stays full
     # while a task waits for its answer before its retry, as the direct replay's engine does.

@@ -1,15 +1,17 @@
-"""The three model tasks through the whole pipeline on the default model.
+"""The model tasks through the whole pipeline on the default model: throughput, latency, quality.
 
-An embedded nats-server and every service as its own process (`vigie run …`, the real CPU
-engine); this process publishes the fixture reports (``loadtest.fixtures``) keeping N reports in
-flight (closed loop: a report is published when one completes), for N in ``--inflight``, and
-reads the enriched events. Per level: reports/s, and p50/p99 latency of each task (ingest to the
-task's answer, from the event's provenance) and of the whole report (publish to its complete
-event). Over all events: glossary adherence (source glossary terms whose required French term
-appears), protected tokens kept, and the grounded-entity rate (model entities located in the
-text / proposed). Usage::
+An embedded nats-server, provisioned by ``vigie ops provision``, and every service as its own
+process (`vigie run …`: ingest, each task of the deployment's ``ingest.tasks`` as ``vigie config
+--json`` reports it, inference on the real CPU engine, collate); this process publishes the
+fixture reports (``loadtest.fixtures``) keeping N reports in flight (closed loop: a report is
+published when one completes), for N in ``--inflight``, and reads the enriched events. Per
+level: reports/s, and p50/p99 latency of each task (ingest to the task's answer, from the
+event's provenance) and of the whole report (publish to its complete event). Over all events:
+glossary adherence (source glossary terms whose required French term appears), protected tokens
+kept, and the grounded-entity rate (model entities located in the text / proposed); statuses
+per task. Usage::
 
-    python -m loadtest.tasks_bench [--inflight 1 4 16] [--reports 20] [--out FILE]
+    python -m loadtest.tasks_throughput_bench [--inflight 1 4 16] [--reports 20] [--out FILE]
 """
 
 from __future__ import annotations
@@ -28,15 +30,11 @@ import nats
 from nats.aio.msg import Msg
 
 from bus.embedded import EmbeddedNats
-from bus.provision import provision
-from bus.topology import TopologySettings, build_topology
 from loadtest.fixtures import FIXTURES
 from loadtest.results import machine, write_result
+from loadtest.stack import deployment_tasks, pipeline_services, provision_topology
 from schemas import headers as H
 from schemas.v1 import EnrichedEvent, enriched_decoder
-
-SERVICES = ("ingest", "extract", "translate", "summarise", "inference", "collate")
-TASKS = ("extract", "translate", "summarise")
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -47,15 +45,15 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def task_latencies(event: EnrichedEvent) -> dict[str, float]:
-    """Seconds from the end of ingest to each task's answer."""
+    """Seconds from the end of ingest to the answer of each task of the event."""
     by_stage = {p.stage: p for p in event.provenance}
     ingest = by_stage.get("ingest")
     if ingest is None:
         return {}
     return {
-        t: (by_stage[t].finished_at - ingest.finished_at).total_seconds()
-        for t in TASKS
-        if t in by_stage
+        o.task: (by_stage[o.task].finished_at - ingest.finished_at).total_seconds()
+        for o in event.tasks
+        if o.task in by_stage
     }
 
 
@@ -75,7 +73,11 @@ class Run:
             self.changed.set()
 
 
-async def one_level(js: Any, run: Run, inflight: int, reports: int, tag: str) -> dict[str, Any]:
+async def one_level(
+    js: Any, run: Run, inflight: int, reports: int, tag: str, tasks: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """``reports`` reports, ``inflight`` at a time; latency per task for ``tasks`` and for every
+    other task the events name."""
     ids = [f"{tag}-{i}" for i in range(reports)]
     pending = list(enumerate(ids))
     in_flight: set[str] = set()
@@ -99,10 +101,10 @@ async def one_level(js: Any, run: Run, inflight: int, reports: int, tag: str) ->
     seconds = time.monotonic() - started
     events = [run.complete[i][1] for i in ids]
     e2e = [run.complete[i][0] - run.published[i] for i in ids]
-    per_task: dict[str, list[float]] = {t: [] for t in TASKS}
+    per_task: dict[str, list[float]] = {t: [] for t in tasks}
     for event in events:
         for task, s in task_latencies(event).items():
-            per_task[task].append(s)
+            per_task.setdefault(task, []).append(s)
 
     def ms(v: float | None) -> float | None:
         return None if v is None else round(v * 1000, 1)
@@ -121,7 +123,9 @@ async def one_level(js: Any, run: Run, inflight: int, reports: int, tag: str) ->
     }
 
 
-def quality(events: list[EnrichedEvent]) -> dict[str, Any]:
+def quality(events: list[EnrichedEvent], tasks: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Quality rates over ``events``; statuses per task for ``tasks`` and every task the events
+    name."""
     totals = dict.fromkeys(
         (
             "glossary_terms",
@@ -135,11 +139,11 @@ def quality(events: list[EnrichedEvent]) -> dict[str, Any]:
         ),
         0,
     )
-    statuses: dict[str, dict[str, int]] = {t: {} for t in TASKS}
+    statuses: dict[str, dict[str, int]] = {t: {} for t in tasks}
     flags: dict[str, int] = {}
     for event in events:
         for outcome in event.tasks:
-            counts = statuses[outcome.task]
+            counts = statuses.setdefault(outcome.task, {})
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
             if outcome.quality is not None:
                 for key in totals:
@@ -166,18 +170,18 @@ def quality(events: list[EnrichedEvent]) -> dict[str, Any]:
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="vigie-tasks-") as tmp:
         async with EmbeddedNats(data_dir=Path(tmp) / "nats", sync_interval="always") as server:
-            nc = await nats.connect(server.url)
-            js = nc.jetstream()
-            await provision(
-                js, build_topology(TopologySettings(stream_max_bytes=256 << 20, labels=("np",)))
-            )
             env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")}
             env.update(
                 VIGIE_LOG_LEVEL="warning",
                 VIGIE_BUS__LABELS="np",
+                VIGIE_BUS__STREAM_MAX_BYTES=str(256 << 20),
                 VIGIE_NATS__DATA_DIR=args.data_dir,
                 VIGIE_INFERENCE__THREADS=str(args.threads),
             )
+            tasks = await deployment_tasks(env)
+            await provision_topology(server.url, env)
+            nc = await nats.connect(server.url)
+            js = nc.jetstream()
             procs = [
                 await asyncio.create_subprocess_exec(
                     *(sys.executable, "-m", "services.cli.main", "run", name),
@@ -185,7 +189,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     env=env,
                     stdin=asyncio.subprocess.DEVNULL,
                 )
-                for name in SERVICES
+                for name in pipeline_services(tasks)
             ]
             run = Run()
             await nc.subscribe("enriched.np.>", cb=run.on_event)
@@ -194,7 +198,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 await one_level(js, run, 1, 1, f"warm-{time.time_ns()}")
                 levels = []
                 for n in args.inflight:
-                    level = await one_level(js, run, n, args.reports, f"n{n}-{time.time_ns()}")
+                    tag = f"n{n}-{time.time_ns()}"
+                    level = await one_level(js, run, n, args.reports, tag, tasks)
                     levels.append(level)
                     print(
                         f"inflight {n}: {level['reports_per_s']} reports/s, "
@@ -210,9 +215,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 await nc.close()
     events = [e for level in levels for e in level.pop("events")]
     return {
-        "benchmark": "three model tasks through the pipeline, default model",
+        "benchmark": "the model tasks through the pipeline, default model",
+        "tasks": list(tasks),
         "levels": levels,
-        "quality": quality(events),
+        "quality": quality(events, tasks),
         "fixtures": len(FIXTURES),
         "machine": machine(),
         "threads": args.threads,
@@ -221,7 +227,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="loadtest.tasks_bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="loadtest.tasks_throughput_bench", description=__doc__)
     parser.add_argument("--inflight", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--reports", type=int, default=len(FIXTURES))
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)

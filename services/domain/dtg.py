@@ -3,6 +3,9 @@
 Month and year may be missing from the written form; they are then inferred from the report's
 ``observed_at`` (flags ``month_inferred``/``year_inferred``). A DTG in zone J (local time) cannot
 be placed on the UTC time line without knowing where the writer was: it is kept, with no value.
+
+Pure (standard library and ``schemas`` only): ingest reads a DTG header with it, extract and
+summarise read the report's.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from schemas import Entity
+from schemas.v1 import Entity
 
 __all__ = ["find_dtgs"]
 

@@ -5,7 +5,7 @@
 #      the built .so goes to $OUT in chunks of 15 MiB so a later run can carry it back;
 #   3. a small random-weight Mistral model and the conformance suite against it;
 #   4. the 7B-shaped benchmark (random FP16 weights, real Mistral tokenizer).
-# Run from the repository root:  OUT=/some/dir bash loadtest/gpu_verify.sh
+# Run from the repository root:  OUT=/some/dir bash services/inference/exllama_verify.sh
 # Expected on the machine: python3 (3.12) with torch+CUDA, transformers, safetensors,
 # tokenizers, sentencepiece, ninja, nvcc, pytest. Every phase is timed and bounded; a failed
 # phase after the build does not stop the next one. Results: $OUT/results.json, $OUT/*.log.
@@ -101,14 +101,14 @@ ls -la "$WORK/tokenizer.model.v1" "$TOKJSON"
 
 # The 7B-shaped model is written meanwhile (mostly disk): the conformance suite needs little.
 BIG=$WORK/mistral7b
-( timeout "$(left 240)" python3 -m loadtest.gpu_bench build "$BIG" --tokenizer-json "$TOKJSON" \
+( timeout "$(left 240)" python3 -m services.inference.exllama_bench build "$BIG" --tokenizer-json "$TOKJSON" \
     --spm "$WORK/tokenizer.model.v1" > "$OUT/build7b.log" 2>&1; echo $? > "$WORK/build7b.rc" ) &
 BUILD7B=$!
 
 phase "small model + conformance suite"
 SMALL=$WORK/small
 set -x
-timeout "$(left 120)" python3 -m loadtest.gpu_bench build "$SMALL" --small --tokenizer-json "$TOKJSON" --spm "$WORK/tokenizer.model.v1"
+timeout "$(left 120)" python3 -m services.inference.exllama_bench build "$SMALL" --small --tokenizer-json "$TOKJSON" --spm "$WORK/tokenizer.model.v1"
 set +x
 export VIGIE_EXL2_MODEL_DIR=$SMALL
 # The project's pytest settings stand (warnings are errors, 120 s per test).
@@ -134,7 +134,7 @@ record build7b "$rc"
 
 phase "benchmark"
 set -x
-timeout "$(left 240)" python3 -m loadtest.gpu_bench run "$BIG" --concurrency 1,8,32,64 --prompt 128 --gen 128 \
+timeout "$(left 240)" python3 -m services.inference.exllama_bench run "$BIG" --concurrency 1,8,32,64 --prompt 128 --gen 128 \
     --out "$OUT/bench.json" 2>&1 | tee "$OUT/bench.log" | tail -60
 rc=${PIPESTATUS[0]}
 set +x

@@ -3,19 +3,19 @@
 Same method as ``loadtest.spine_bench`` (whose phases it reuses), on one embedded server:
 
 * **relay** — ``loadtest.relay``: consume → publish (await PubAck) → ack, nats-py alone;
-* **pipeline** — every service as its own process (`vigie run ingest|extract|translate|
-  summarise|inference|collate`), the engine the stand-in (``inference.engine = "stand-in"``):
-  ingest → the three tasks, each asking the engine over the bus and reading its answer →
-  inference → collate → the enriched event.
+* **pipeline** — every service as its own process (`vigie run NAME`: ingest, each task of the
+  deployment — ``ingest.tasks`` as ``vigie config --json`` reports it —, inference, collate),
+  the engine the stand-in (``inference.engine = "stand-in"``): ingest → the tasks, each asking
+  the engine over the bus and reading its answer → inference → collate → the enriched event.
 
 Saturation (a preloaded backlog drained; first output to last), then open-loop arrivals at half
 that rate (latency from each scheduled send time). Messages consumed per report are *counted*:
 the deliveries of every consumer of the feeds and work streams over the pipeline's run, divided
-by the reports sent — so a translate retry, a parked record seen again or a redelivery is in
+by the reports sent — so a task's retry, a parked record seen again or a redelivery is in
 it. Bar: reports/s × consumed per report ≥ 0.8 × the relay's msg/s, and p99 < 50 ms at half
 saturation. Usage::
 
-    python -m loadtest.bench_overhead [--reports 1500] [--sync-interval always] [--out FILE]
+    python -m loadtest.overhead_bench [--reports 1500] [--sync-interval always] [--out FILE]
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from collections import Counter
@@ -32,22 +31,25 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import anyio
 import nats
 from nats.js.api import ConsumerConfig, StreamConfig
 
 from bus.embedded import EmbeddedNats
-from bus.provision import provision
-from bus.topology import TopologySettings, build_topology
 from loadtest.results import machine
 from loadtest.spine_bench import enriched_key, header_key, measure, start_processes
+from loadtest.stack import effective_config, ingest_tasks, pipeline_services, provision_topology
 from loadtest.stats import stage_of
 
-SERVICES = ("ingest", "extract", "translate", "summarise", "inference", "collate")
 LABEL = "dr"
-#: The count by design, for one report whose three tasks succeed first time: ingest 1 feed
-#: message; each task its work item + the engine's answer (2 × 3); inference one request per
-#: task (3); collate the report record + three results (4). A retry adds a request and an answer.
-NOMINAL = {"ingest": 1, "tasks": 6, "inference": 3, "collate": 4}
+
+
+def nominal(tasks: int) -> dict[str, int]:
+    """The count by design, for one report whose ``tasks`` tasks succeed first time: ingest 1
+    feed message; each task its work item + the engine's answer (2 per task); inference one
+    request per task; collate the report record + one result per task. A retry adds a request
+    and an answer."""
+    return {"ingest": 1, "tasks": 2 * tasks, "inference": tasks, "collate": 1 + tasks}
 
 
 async def consumed(url: str) -> tuple[int, dict[str, int]]:
@@ -65,26 +67,9 @@ async def consumed(url: str) -> tuple[int, dict[str, int]]:
         await nc.close()
 
 
-def telemetry_setting(env: dict[str, str]) -> Any:
-    """The services' telemetry section as `vigie config --json` reports it (None: no section)."""
-    try:
-        out = subprocess.run(
-            [sys.executable, "-m", "services.cli.main", "config", "--json"],
-            env=env,
-            capture_output=True,
-            timeout=60,
-            check=True,
-        ).stdout
-        tree = json.loads(out)
-    except (subprocess.SubprocessError, ValueError) as exc:
-        return f"unknown ({type(exc).__name__})"
-    if not isinstance(tree, dict):
-        return None
-    found = {
-        k.split(".", 1)[1]: v.get("value") if isinstance(v, dict) else v
-        for k, v in tree.items()
-        if k.startswith("telemetry.")
-    }
+def telemetry_setting(settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The services' telemetry section of their settings (None: no section)."""
+    found = {k.split(".", 1)[1]: v for k, v in settings.items() if k.startswith("telemetry.")}
     return found or None
 
 
@@ -103,8 +88,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     fractions = [0.5]
     async with AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vigie-overhead-")))
-        telemetry = telemetry_setting(env)
-        if isinstance(telemetry, dict):  # keep the export out of the working directory
+        # What the services will run with: their tasks, their telemetry.
+        settings = await effective_config(env)
+        tasks = ingest_tasks(settings)
+        services = pipeline_services(tasks)
+        telemetry = telemetry_setting(settings)
+        if telemetry is not None:  # keep the export out of the working directory
             env["VIGIE_TELEMETRY__DIR"] = str(tmp / "telemetry")
         server = await stack.enter_async_context(
             EmbeddedNats(tmp / "nats", sync_interval=args.sync_interval)
@@ -117,8 +106,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         await js.add_consumer(
             "RELAY_IN", ConsumerConfig(durable_name="relay", ack_wait=10, max_ack_pending=1000)
         )
-        await provision(js, build_topology(TopologySettings(labels=(LABEL,))))
         await nc.close()
+        await provision_topology(url, env)
         py = sys.executable
         relay = await measure(
             "relay", url, "relay.in", "relay.out", header_key,
@@ -129,7 +118,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         pipeline = await measure(
             "pipeline", url, f"feeds.{LABEL}.report.bench", "enriched.>", enriched_key,
             lambda: start_processes(
-                [[py, "-m", "services.cli.main", "run", s, "--nats", url] for s in SERVICES],
+                [[py, "-m", "services.cli.main", "run", s, "--nats", url] for s in services],
                 env, logs,
             ),
             args.reports, fractions, server.pid or 0, duplicates_ok=True,
@@ -153,11 +142,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "sync_interval": args.sync_interval,
         "telemetry": telemetry,
-        "services": list(SERVICES),
+        "services": list(services),
+        "tasks": list(tasks),
         "reports": reports,
         "consumed_per_report": round(per_report, 3),
         "consumed_per_report_by_stage": {k: round(v / reports, 3) for k, v in by_stage.items()},
-        "consumed_per_report_nominal": NOMINAL,
+        "consumed_per_report_nominal": nominal(len(tasks)),
         "phases": [asdict(p) for p in relay + pipeline + relay_after],
         "relay_msgs_per_s_mean": round(sat_relay, 1),
         "ratio_reports_x_consumed_vs_relay": round(ratio, 3),
@@ -168,7 +158,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="loadtest.bench_overhead", description=__doc__)
+    parser = argparse.ArgumentParser(prog="loadtest.overhead_bench", description=__doc__)
     parser.add_argument("--reports", type=int, default=1500)
     parser.add_argument("--relay-messages", type=int, default=4000)
     parser.add_argument("--sync-interval", default="always")
@@ -177,8 +167,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", default="bench-results/overhead.json")
     args = parser.parse_args(argv)
-    import anyio
-
     result = anyio.run(main_async, args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

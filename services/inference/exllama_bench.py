@@ -1,4 +1,5 @@
-"""GPU engine benchmark: a Mistral-7B-shaped model with random FP16 weights, through OUR backend.
+"""The exllamav2 (GPU) engine's own benchmark: a Mistral-7B-shaped model with random FP16
+weights, through OUR backend in-process (``services.inference.bench`` is the CPU engine's).
 
 No real weights reach the GPU machines, and throughput does not depend on their values: a model
 of the right shape (transformers ``MistralConfig``: hidden 4096, 32 layers, 32 heads, 8 KV heads,
@@ -6,8 +7,10 @@ intermediate 14336, vocabulary 32000) with random weights and the real Mistral t
 (``tokenizer.model.v1`` of the ``mistral-common`` package, converted to ``tokenizer.json``)
 costs what the real one costs. ``--small`` writes a 2-layer model for the conformance suite.
 
-    python3 -m loadtest.gpu_bench build OUT_DIR [--small] (--tokenizer-json F | --spm F)
-    python3 -m loadtest.gpu_bench run MODEL_DIR [--concurrency 1,8,32,64] [--out FILE]
+    python3 -m services.inference.exllama_bench build OUT_DIR [--small] \
+        (--tokenizer-json F | --spm F)
+    python3 -m services.inference.exllama_bench run MODEL_DIR [--concurrency 1,8,32,64] \
+        [--out FILE]
 
 ``run`` measures generated tokens/s at each concurrency (EOS ignored: every request generates
 exactly ``--gen`` tokens), single-stream decode steps/s, and the memory-bandwidth bound of
@@ -219,7 +222,8 @@ async def one_level(engine: Any, c: int, prompt_tokens: int, gen: int) -> dict[s
 
 
 async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
-    from services.inference.exllama import ExllamaSettings, open_exllama_core, probe_runtime
+    from services.inference.exllama import open_exllama_core, probe_runtime
+    from services.inference.exllama_base import ExllamaSettings
     from services.inference.runner import RunnerSettings, ThreadedEngine
     from services.inference.scheduler import SchedulerSettings
 
@@ -295,7 +299,9 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python3 -m loadtest.gpu_bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python3 -m services.inference.exllama_bench", description=__doc__
+    )
     sub = parser.add_subparsers(required=True)
     build = sub.add_parser("build", help="write a random-weight Mistral-shaped model directory")
     build.add_argument("out")

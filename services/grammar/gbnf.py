@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CompiledSchema", "SchemaError", "compile_schema"]
+__all__ = ["CompiledSchema", "SchemaError", "compile_schema", "token_budget"]
 
 # llama.cpp refuses a repetition count above 2000 and, worse, silently turns an upper bound above
 # it into "unbounded"; longer runs are chained from pieces no longer than this.
@@ -80,6 +80,12 @@ def compile_schema(
     compiler.rules["root"], size = compiler.body(schema, "", "root")
     gbnf = "".join(f"{name} ::= {body}\n" for name, body in compiler.rules.items())
     return CompiledSchema(gbnf=gbnf, max_bytes=size, token_budget=size + 1)
+
+
+def token_budget(schema: Mapping[str, Any], *, max_string: int = 256, max_items: int = 16) -> int:
+    """Tokens that always let an output under ``schema`` close: the bound the engine gives a
+    request with this schema (its ``max_tokens`` then does not matter). Raises SchemaError."""
+    return compile_schema(schema, max_string=max_string, max_items=max_items).token_budget
 
 
 class _Compiler:

@@ -2,6 +2,8 @@
 the compact ``DDMMSS.ssN DDDMMSS.ssE`` form, normalised to signed decimal degrees.
 
 A pair is reported only when both halves parse: a lone "48.85N" is too weak a signal.
+
+Pure (standard library and ``schemas`` only): a finder any task can share.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import bisect
 import re
 from collections.abc import Callable, Iterator
 
-from schemas import Entity
+from schemas.v1 import Entity
 
 __all__ = ["find_latlons"]
 
