@@ -23,7 +23,9 @@ SETTINGS = WorkerSettings(
     concurrency=8, fetch_timeout=0.5, ack_wait=1.0, max_deliveries=3, nak_backoff=(0.1, 0.2),
     drain_timeout=2.0,
 )  # fmt: skip
-TOPOLOGY = build_topology(TopologySettings(ack_wait=1.0, stream_max_bytes=32 * 1024 * 1024))
+TOPOLOGY = build_topology(
+    TopologySettings(ack_wait=1.0, stream_max_bytes=32 * 1024 * 1024, tasks=("extract",))
+)
 
 
 @asynccontextmanager
