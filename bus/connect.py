@@ -11,7 +11,7 @@ import anyio
 import nats
 from nats.aio.client import Client
 
-from bus.security import ClientSecurity
+from bus.security.client import ClientSecurity
 
 log = logging.getLogger("vigie.bus")
 
@@ -41,7 +41,7 @@ async def connect(
 ) -> Client:
     """Connect once (failing fast with one clear error), then reconnect forever in the client.
 
-    ``security``: nkey seed, TLS and inbox prefix of a secured server (``bus.security``)."""
+    ``security``: nkey seed, TLS and inbox prefix of a secured server (``bus.security.client``)."""
 
     client: list[Client] = []
 

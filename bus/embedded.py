@@ -109,7 +109,7 @@ def render_server_config(
     """Config text for one JetStream node; the server stores under ``<store_dir>/jetstream``.
 
     ``jetstream_extra`` goes inside the jetstream block (encryption at rest), ``extra`` after it
-    (authorization, tls): see ``bus.serverconf``."""
+    (authorization, tls): see ``bus.security.serverconf``."""
     if not _HOST.fullmatch(host):
         raise ValueError(f"host must be an IPv4 address or a host name, got {host!r}")
     for name, value in (("port", port), ("http_port", http_port)):

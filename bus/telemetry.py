@@ -1,4 +1,5 @@
-"""OpenTelemetry for messaging over NATS: spans, metrics and W3C context in headers.
+"""OpenTelemetry for messaging over NATS: spans, metrics and W3C context in headers (the bus's
+telemetry, all of it; the services' own is ``services.telemetry``).
 
 The bus knows no task: what it traces is generic messaging, named and shaped by the messaging
 semantic conventions (``../shared/reference/bus.md``):
@@ -12,7 +13,7 @@ semantic conventions (``../shared/reference/bus.md``):
 Spans carry ids, counts, timings and statuses, never message payloads (labels apply to
 telemetry): a handler may add the report's id with :func:`annotate`.
 
-Providers are installed by the service that runs (``services.telemetry``) with
+Providers are installed by the service that runs (``services.telemetry.service``) with
 :func:`install`. Without one, nothing is recorded, yet each hop still gets a span id of its own
 and the headers carry the trace on; metrics go nowhere.
 """
@@ -23,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TypeVar
 
 import anyio
@@ -43,8 +45,7 @@ from opentelemetry.trace import (
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
-from bus.tracing import TraceContext, continue_or_start
-from schemas.headers import MSG_ID
+from schemas.headers import MSG_ID, TRACEPARENT
 
 SYSTEM = "nats"
 #: Attribute naming the report a span works on (set by handlers that know it).
@@ -58,6 +59,47 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 #: Span ids of the light path (no provider installed).
 _IDS = RandomIdGenerator()
 _T = TypeVar("_T")
+
+
+# ---------------------------------------------------------------- W3C context in headers
+# One report is one trace across services. Parsing and id generation are OpenTelemetry's (the
+# W3C propagator and the SDK's random id generator), so what we propagate is exactly what an
+# OpenTelemetry collector expects.
+
+
+@dataclass(frozen=True)
+class TraceContext:
+    trace_id: str
+    span_id: str
+    flags: str = "01"
+
+    @property
+    def traceparent(self) -> str:
+        return f"00-{self.trace_id}-{self.span_id}-{self.flags}"
+
+    def child(self) -> TraceContext:
+        """A new span id in the same trace: each hop that publishes is a span of its own."""
+        return TraceContext(self.trace_id, f"{_IDS.generate_span_id():016x}", self.flags)
+
+
+def parse_traceparent(value: str | None) -> TraceContext | None:
+    if not value:
+        return None
+    context = _PROPAGATOR.extract({TRACEPARENT: value.strip()})
+    span = trace.get_current_span(context).get_span_context()
+    if not span.is_valid:
+        return None
+    return TraceContext(f"{span.trace_id:032x}", f"{span.span_id:016x}", f"{span.trace_flags:02x}")
+
+
+def new_root() -> TraceContext:
+    return TraceContext(f"{_IDS.generate_trace_id():032x}", f"{_IDS.generate_span_id():016x}")
+
+
+def continue_or_start(headers: dict[str, str] | None) -> TraceContext:
+    """The publisher's trace continued, or a new root when it sent none (or garbage)."""
+    parent = parse_traceparent((headers or {}).get(TRACEPARENT))
+    return parent.child() if parent else new_root()
 
 
 class _Installed:

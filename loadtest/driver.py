@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 from nats.aio.msg import Msg
 
-from bus.tracing import new_root
+from bus.telemetry import new_root
 from loadtest.stats import LatencyBook, Sample, stage_of
 from loadtest.synth import Synthetic
 from schemas import headers as H

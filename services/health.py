@@ -34,8 +34,8 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from nats.aio.client import Client
 
 from bus.worker import Worker
+from services.config.schema import HealthConfig
 from services.inference.engine import Engine
-from services.settings import HealthConfig
 
 log = logging.getLogger("vigie.health")
 

@@ -15,11 +15,11 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
-from bus.auth import service_topology
 from bus.connect import close, connect
 from bus.outcomes import Delivery, DeliveryBudget, Outcome, fixed_budget
 from bus.provision import ProvisionError, ProvisionReport, provision, verify
 from bus.publish import JetStreamPublisher, Publisher
+from bus.security.permissions import service_topology
 from bus.telemetry import ConsumerPoller
 from bus.topology import (
     URGENT,
@@ -30,11 +30,11 @@ from bus.topology import (
     kv_bucket,
 )
 from bus.worker import Worker, WorkerSettings
-from services.config import Config, topology_settings
-from services.credentials import client_security, least_privilege
+from services.config.schema import Config, topology_settings
 from services.inference.engine import Engine
+from services.security.credentials import client_security, least_privilege
 from services.tasks.registry import task_registry
-from services.telemetry import observe_engine, service_telemetry
+from services.telemetry.service import observe_engine, service_telemetry
 
 log = logging.getLogger("vigie.runtime")
 

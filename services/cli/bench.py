@@ -7,15 +7,17 @@ the name passed on) and writes a JSON result file (``--out``, default under benc
 from __future__ import annotations
 
 import argparse
-import asyncio
+import subprocess
 import sys
 from typing import Any
 
-from services.config import LoadedConfig
+import anyio
+
+from services.config.load import LoadedConfig
 
 BENCHES = {
     "tasks": ("loadtest.engine_through_tasks_bench",
-              "P1 over the three tasks: engine through the pipeline vs "
+              "P1 over the model tasks: engine through the pipeline vs "
               "the same requests direct (real engine)"),
     "overhead": ("loadtest.overhead_bench", "bus overhead: pipeline with the stand-in engine vs "
                  "a plain relay on the same server (saturation, p50/p99 at half)"),
@@ -38,9 +40,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 async def cmd_bench(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     module = BENCHES[args.name][0]
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, *args.options, stdin=asyncio.subprocess.DEVNULL
-    )
+    command = [sys.executable, "-m", module, *args.options]
+    proc = await anyio.open_process(command, stdin=subprocess.DEVNULL, stdout=None, stderr=None)
     try:
         return await proc.wait()
     finally:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from services.config import LoadedConfig
+from services.config.load import LoadedConfig
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:

@@ -15,8 +15,8 @@ from nats.js.errors import APIError
 
 from bus.connect import BusUnreachable, connect
 from bus.publish import PublishError
-from services.config import LoadedConfig
-from services.credentials import client_security
+from services.config.load import LoadedConfig
+from services.security.credentials import client_security
 
 CLIENT_NAME = "vigie-cli"
 #: What a JetStream API call raises when the server cannot or will not answer it.

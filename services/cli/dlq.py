@@ -17,8 +17,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from bus.publish import JetStreamPublisher
+from bus.telemetry import new_root
 from bus.topology import LABELS, stream_name
-from bus.tracing import new_root
 from schemas import headers as H
 from schemas.v1 import DeadLetter, DeadLetterReason, dead_letter_decoder
 from services.cli.common import (
@@ -32,7 +32,7 @@ from services.cli.common import (
     table,
 )
 from services.cli.publish import describe_receipt, read_payload
-from services.config import LoadedConfig
+from services.config.load import LoadedConfig
 
 #: Messages fetched concurrently while scanning a DLQ stream backwards.
 SCAN_BATCH = 64

@@ -24,7 +24,7 @@ import orjson
 from nats.aio.client import Client
 
 from services.cli.common import add_nats_option, cli_connection, fail, table
-from services.config import LoadedConfig
+from services.config.load import LoadedConfig
 from services.health import LIVE_PATH, READY_PATH, SERVICE_PREFIX, service_name
 from services.runtime import SERVICES, service_names
 

@@ -35,7 +35,8 @@ from services.cli.common import (
     shorten,
     table,
 )
-from services.config import LoadedConfig, render_config, render_config_json, topology_settings
+from services.config.load import LoadedConfig, render_config, render_config_json
+from services.config.schema import topology_settings
 
 NOT_PROVISIONED = "not provisioned — run `vigie up` or any service"
 #: Stream and consumer info requests in flight at once: enough to hide the round trips, few

@@ -15,9 +15,9 @@ from bus.embedded import EmbeddedServerError
 from bus.provision import ProvisionError
 from bus.publish import PublishError
 from bus.purge import PurgeError
-from bus.security import SecurityError
-from services.config import ConfigError, LoadedConfig, load_config
-from services.inference.registry import ModelError
+from bus.security.client import SecurityError
+from services.catalogue import ModelError
+from services.config.load import ConfigError, LoadedConfig, load_config
 from services.runtime import ServiceBroken
 from services.translate.glossary import GlossaryError
 

@@ -13,7 +13,7 @@ import orjson
 
 from services.catalogue import ModelError, ModelSpec, Registry, load_registry
 from services.cli.common import fail, table
-from services.config import LoadedConfig
+from services.config.load import LoadedConfig
 from services.inference.registry import VerifiedModel, model_path, verify_model
 
 #: ModelError.reason → the verdict shown; any other reason is an "error".

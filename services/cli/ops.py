@@ -8,11 +8,11 @@ import os
 import re
 from pathlib import Path
 
-from bus.auth import UnknownIdentity, identities, permissions_for
 from bus.embedded import render_server_config
 from bus.provision import provision
 from bus.purge import PurgeError, purge_before
-from bus.serverconf import (
+from bus.security.permissions import UnknownIdentity, identities, permissions_for
+from bus.security.serverconf import (
     CIPHERS,
     KEY_ENV,
     Encryption,
@@ -23,10 +23,11 @@ from bus.serverconf import (
     render_tls,
 )
 from bus.topology import LABELS, build_topology
-from services import keys
 from services.cli import lockcheck
 from services.cli.common import add_nats_option, cli_connection, fail, table
-from services.config import LoadedConfig, topology_settings
+from services.config.load import LoadedConfig
+from services.config.schema import topology_settings
+from services.security import keys
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -9,8 +9,8 @@ import anyio
 import anyio.to_thread
 
 from bus.publish import JetStreamPublisher, PublishReceipt
+from bus.telemetry import new_root, parse_traceparent
 from bus.topology import KINDS, LABELS, SOURCE_RE, parse_feed_subject
-from bus.tracing import new_root, parse_traceparent
 from schemas import headers as H
 from schemas.v1 import PRECEDENCES
 from services.cli.common import (
@@ -19,7 +19,7 @@ from services.cli.common import (
     cli_connection,
     fail,
 )
-from services.config import LoadedConfig
+from services.config.load import LoadedConfig
 
 CONTENT_TYPES = {"json": "application/json", "text": "text/plain; charset=utf-8"}
 FEED_RULE = (

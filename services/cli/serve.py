@@ -25,7 +25,8 @@ from schemas.headers import MSG_ID
 from schemas.v1 import EnrichedEvent, enriched_decoder
 from services.cli.common import add_nats_option, fail, nats_url
 from services.cli.demo_feed import DEMO_FEED
-from services.config import LoadedConfig, topology_settings
+from services.config.load import LoadedConfig
+from services.config.schema import topology_settings
 from services.runtime import SERVICES, provision_with_retry, run_service, service_names
 
 log = logging.getLogger("vigie.up")

@@ -19,9 +19,9 @@ from typing import Any
 import anyio.to_thread
 
 from bus.telemetry import REPORT_ID
-from services.config import LoadedConfig
-from services.telemetry import telemetry_dir
-from services.telemetry_export import read_spans
+from services.config.load import LoadedConfig
+from services.telemetry.export import read_spans
+from services.telemetry.service import telemetry_dir
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:

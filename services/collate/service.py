@@ -31,7 +31,7 @@ from schemas.v1 import (
     json_encoder,
 )
 from services.collate import logic
-from services.telemetry import record_published
+from services.telemetry.service import record_published
 
 log = logging.getLogger("vigie.collate")
 #: A report id the state bucket can key by: dot-separated tokens of [-/_=a-zA-Z0-9], and short

@@ -6,12 +6,12 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from schemas.v1 import Entity, IngestedReport, TaskName
+from services.config.schema import Config
 from services.domain.patterns import find_pattern_entities
 from services.extract.grounding import ground, grounding_quality
 from services.extract.merge import merge_entities
 from services.extract.model import VERSION as MODEL_PROMPT_VERSION
 from services.extract.model import build_extraction, parse_entities
-from services.settings import Config
 from services.tasks.contract import TaskOutput
 from services.tasks.prompting import PromptSpec, PromptStyle, Retry
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import anyio.to_thread
 
 from services.catalogue import ModelError, ModelSpec, served_spec
+from services.config.schema import Config, InferenceConfig
 from services.inference.engine import Engine
 from services.inference.registry import verify_model
 from services.inference.runner import RunnerSettings, ThreadedEngine
 from services.inference.scheduler import SchedulerSettings
-from services.settings import Config, InferenceConfig
 
 log = logging.getLogger("vigie.inference")
 

@@ -23,17 +23,6 @@ from typing import Any
 
 from services.catalogue import ModelError, ModelSpec
 
-# ModelError (the catalogue's) is what the functions here raise: named here for their callers.
-__all__ = [
-    "CHUNK",
-    "DIR_MARKER",
-    "ModelError",
-    "VerifiedModel",
-    "manifest_sha256",
-    "model_path",
-    "verify_model",
-]
-
 log = logging.getLogger("vigie.inference")
 
 CHUNK = 1024 * 1024

@@ -24,6 +24,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import anyio.to_thread
 from opentelemetry import trace
 
 from services.grammar import CompiledSchema, SchemaError, compile_schema
@@ -41,7 +42,7 @@ from services.inference.engine import (
     PromptTooLong,
 )
 from services.inference.scheduler import Candidate, SchedulerSettings, plan_step, rank_of
-from services.telemetry import BatchSpans
+from services.telemetry.service import BatchSpans
 
 log = logging.getLogger("vigie.engine")
 
@@ -302,7 +303,7 @@ class ThreadedEngine:
         with self._cond:
             self._closed = True
             self._cond.notify()
-        await asyncio.to_thread(self._thread.join)
+        await anyio.to_thread.run_sync(self._thread.join)
 
     # ----------------------------------------------------------------- engine thread
 

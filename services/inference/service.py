@@ -35,7 +35,7 @@ from services.inference.engine import (
     GenerationResult,
     Message,
 )
-from services.telemetry import record_answer, request_span
+from services.telemetry.service import record_answer, request_span
 
 log = logging.getLogger("vigie.inference")
 

@@ -21,7 +21,7 @@ from services.inference.engine import (
     GenerationResult,
     Health,
 )
-from services.telemetry import BatchSpans
+from services.telemetry.service import BatchSpans
 
 #: The model's text for a request: a function of the request alone.
 Responder = Callable[[GenerationRequest], str]

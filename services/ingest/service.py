@@ -19,7 +19,7 @@ from bus.telemetry import PRECEDENCE, REPORT_ID, annotate, current_trace
 from bus.topology import collate_subject, parse_feed_subject, work_subject
 from schemas import headers as H
 from schemas.v1 import Decoder, Flag, IngestedReport, Precedence, Provenance, TaskName, json_encoder
-from services.config import CollateConfig
+from services.config.schema import CollateConfig
 from services.ingest.injection import injection_flag, suspected_injection
 from services.ingest.normalise import LanguageIdentifier
 from services.ingest.parse import (

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from schemas.v1 import IngestedReport, TaskName
-from services.settings import Config
+from services.config.schema import Config
 from services.summarise.faithfulness import check_faithfulness, summary_check
 from services.summarise.parse import parse_summary, truncate_words
 from services.summarise.prompts import VERSION, build_summary

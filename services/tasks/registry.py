@@ -33,7 +33,8 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 RESERVED = frozenset({"ingest", "collate", "result", "infer", "inferred", "inference"})
 
 #: ``build(config, prompt_style) -> TaskLogic``: a task's logic for this configuration
-#: (``services.settings.Config``; not named here, as the configuration's defaults read this table).
+#: (``services.config.schema.Config``; not named here: the configuration's defaults read this
+#: table).
 Builder = Callable[..., "TaskLogic"]
 
 

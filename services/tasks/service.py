@@ -46,7 +46,7 @@ from schemas.v1 import (
 )
 from services.tasks.contract import TaskLogic, TaskOutput
 from services.tasks.prompting import OutputInvalid, Retry
-from services.telemetry import record_dropped
+from services.telemetry.service import record_dropped
 
 log = logging.getLogger("vigie.tasks")
 _T = TypeVar("_T")

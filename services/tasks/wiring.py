@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bus.topology import ConsumerSpec, Topology
 from services.catalogue import prompt_style as catalogue_prompt_style
-from services.settings import Config
+from services.config.schema import Config
 from services.tasks.contract import TaskLogic
 from services.tasks.prompting import PromptStyle
 from services.tasks.registry import task_registry

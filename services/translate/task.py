@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from schemas.v1 import IngestedReport, TaskName
-from services.settings import Config
+from services.config.schema import Config
 from services.tasks.contract import TaskOutput
 from services.tasks.prompting import OutputInvalid, PromptSpec, PromptStyle, Retry
 from services.translate.glossary import Glossary

@@ -34,7 +34,7 @@ from bus.outcomes import Delivery, Handler, Outcome, Reject, Retry
 from bus.publish import JetStreamPublisher, PublishError
 from schemas.v1 import DeadLetter, EnrichedEvent
 from services.cli.common import check_size
-from services.config import BusConfig, CollateConfig, Config, IngestConfig, TasksConfig
+from services.config.schema import BusConfig, CollateConfig, Config, IngestConfig, TasksConfig
 from services.inference.standin import StandInEngine
 from tests.hostile.corpus import Item, load
 from tests.integration.pipeline import Collector, collector, pipeline

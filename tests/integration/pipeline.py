@@ -12,11 +12,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from bus.connect import connect
-from bus.security import ClientSecurity
+from bus.security.client import ClientSecurity
 from bus.topology import LABELS, stream_name
 from bus.worker import Worker
 from schemas.v1 import DeadLetter, EnrichedEvent, dead_letter_decoder, enriched_decoder
-from services.config import BusConfig, CollateConfig, Config, IngestConfig, TasksConfig
+from services.config.schema import BusConfig, CollateConfig, Config, IngestConfig, TasksConfig
 from services.inference.engine import Engine
 from services.runtime import ServiceParts, start_worker
 

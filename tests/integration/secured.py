@@ -1,7 +1,7 @@
 """A real nats-server with the GENERATED users and permissions (and optionally TLS, encryption).
 
-Nothing here restates a permission: the server config comes from ``bus.auth`` and
-``bus.serverconf``, the seeds from ``services.keys`` — the code under test.
+Nothing here restates a permission: the server config comes from ``bus.security.permissions`` and
+``bus.security.serverconf``, the seeds from ``services.security.keys`` — the code under test.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ import anyio
 import nats
 from nats.aio.client import Client
 
-from bus.auth import identities, permissions_for
 from bus.embedded import EmbeddedNats
 from bus.provision import provision
-from bus.security import ClientSecurity
-from bus.serverconf import TlsFiles, User, render_authorization, render_tls
+from bus.security.client import ClientSecurity
+from bus.security.permissions import identities, permissions_for
+from bus.security.serverconf import TlsFiles, User, render_authorization, render_tls
 from bus.topology import Topology, build_topology
-from services import keys
-from services.config import Config, NatsConfig, topology_settings
-from services.credentials import SEED_SUFFIX
+from services.config.schema import Config, NatsConfig, topology_settings
+from services.security import keys
+from services.security.credentials import SEED_SUFFIX
 
 
 @dataclass

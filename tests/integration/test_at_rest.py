@@ -16,8 +16,8 @@ import pytest
 
 from bus.embedded import EmbeddedNats, find_nats_server, free_port
 from bus.purge import purge_before
-from bus.serverconf import KEY_ENV, Encryption, render_encryption
-from services import keys
+from bus.security.serverconf import KEY_ENV, Encryption, render_encryption
+from services.security import keys
 from tests.integration.secured import connect_as, secured_server
 
 MARK = b"PLAINTEXT-MARKER-c41f9e"

@@ -10,9 +10,9 @@ import nats
 import pytest
 from nats.js.api import ConsumerConfig
 
-from bus.auth import service_consumers, service_outputs, subject_matches
+from bus.security.permissions import service_consumers, service_outputs, subject_matches
 from bus.topology import ConsumerSpec, build_topology
-from services.config import Config, topology_settings
+from services.config.schema import Config, topology_settings
 from tests.integration.secured import Secured, Watched, connect_as, secured_server
 
 MARK = b"SECRET-MARKER-7f3a"

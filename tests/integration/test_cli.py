@@ -18,7 +18,7 @@ from bus.publish import PublishError
 from services.cli.common import nats_url
 from services.cli.main import build_parser, main
 from services.cli.publish import FEED_RULE
-from services.config import load_config
+from services.config.load import load_config
 from tests.integration.pipeline import collector, fast_config, pipeline
 
 GOOD = "Contact 251430ZNOV26 en 31U DQ 48251 11932."
@@ -179,7 +179,7 @@ async def test_status_lists_streams_consumers_and_dead_letters(
 
 def build_topology_consumers() -> list[object]:
     from bus.topology import build_topology
-    from services.config import topology_settings
+    from services.config.schema import topology_settings
 
     return list(build_topology(topology_settings(load_config(None, env={}).config)).consumers)
 

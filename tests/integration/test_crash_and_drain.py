@@ -12,7 +12,7 @@ from nats.js.errors import KeyNotFoundError
 from bus.topology import enriched_subject, result_subject
 from schemas.v1 import TaskResult, collate_state_decoder, json_encoder
 from services.collate import logic
-from services.config import CollateConfig, IngestConfig
+from services.config.schema import CollateConfig, IngestConfig
 from services.ingest.parse import report_identity
 from services.tasks.registry import task_registry
 from tests.integration.pipeline import collector, fast_config, pipeline

@@ -9,7 +9,7 @@ import nats
 
 from bus.topology import result_subject
 from schemas.v1 import TaskResult, json_encoder
-from services.config import BusConfig, CollateConfig, IngestConfig
+from services.config.schema import BusConfig, CollateConfig, IngestConfig
 from services.ingest.parse import content_digest, report_identity
 from services.ingest.service import SeenRecord
 from tests.integration.pipeline import collector, fast_config, pipeline

@@ -16,7 +16,7 @@ import anyio.to_thread
 import pytest
 
 from services.cli.main import build_parser
-from services.config import load_config
+from services.config.load import load_config
 from tests.integration.procs import start_service
 
 

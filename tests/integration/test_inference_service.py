@@ -20,9 +20,8 @@ from bus.topology import TopologySettings, build_topology, infer_subject, stream
 from loadtest.inference_client import InferenceClient
 from schemas.v1 import InferenceRequest, dead_letter_decoder, json_encoder
 from services.catalogue import builtin_registry
-from services.config import Config
+from services.config.schema import Config, InferenceConfig, NatsConfig
 from services.inference.registry import verify_model
-from services.settings import InferenceConfig, NatsConfig
 from tests.integration.pipeline import fast_config, pipeline
 from tests.integration.procs import start_service
 

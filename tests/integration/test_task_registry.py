@@ -19,10 +19,11 @@ import anyio
 import msgspec
 import nats
 
-from bus.auth import permissions_for, subject_matches
+from bus.security.permissions import permissions_for, subject_matches
 from bus.topology import build_topology
 from schemas.v1 import EnrichedEvent
-from services.config import load_config, topology_settings
+from services.config.load import load_config
+from services.config.schema import topology_settings
 from services.runtime import service_names
 from tests.integration import wordcount_task
 from tests.integration.procs import FAST_ENV

@@ -9,9 +9,15 @@ import pytest
 
 from schemas.v1 import EnrichedEvent
 from services.catalogue import builtin_registry
-from services.config import CollateConfig, Config, IngestConfig, TasksConfig
+from services.config.schema import (
+    CollateConfig,
+    Config,
+    InferenceConfig,
+    IngestConfig,
+    NatsConfig,
+    TasksConfig,
+)
 from services.inference.registry import verify_model
-from services.settings import InferenceConfig, NatsConfig
 from tests.integration.pipeline import collector, fast_config, pipeline
 
 SERVICES = ("ingest", "extract", "translate", "summarise", "inference", "collate")

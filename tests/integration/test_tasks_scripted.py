@@ -13,7 +13,7 @@ from collections.abc import Callable
 import nats
 
 from schemas.v1 import EnrichedEvent, TaskOutcome
-from services.config import CollateConfig, Config, IngestConfig, TasksConfig
+from services.config.schema import CollateConfig, Config, IngestConfig, TasksConfig
 from services.inference.engine import GenerationRequest
 from services.inference.standin import StandInEngine
 from tests.integration.pipeline import collector, fast_config, pipeline

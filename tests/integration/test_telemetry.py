@@ -22,9 +22,9 @@ from bus import telemetry
 from bus.telemetry import REPORT_ID, ConsumerPoller
 from bus.topology import build_topology
 from schemas.headers import TRACEPARENT
-from services.config import TelemetryConfig, topology_settings
+from services.config.schema import TelemetryConfig, topology_settings
 from services.inference.standin import StandInEngine
-from services.telemetry import build
+from services.telemetry.service import build
 from tests.integration.pipeline import collector, pipeline
 from tests.integration.test_tasks_scripted import (
     EN_REPORT,

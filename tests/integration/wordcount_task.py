@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemas.v1 import IngestedReport
-from services.settings import Config
+from services.config.schema import Config
 from services.tasks.contract import TaskOutput
 from services.tasks.prompting import PromptSpec, PromptStyle, Retry, frame_report
 from services.tasks.registry import TaskRow

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bus.auth import (
+from bus.security.permissions import (
     UnknownIdentity,
     analyst_permissions,
     identities,
@@ -22,7 +22,7 @@ from bus.topology import LABELS, TopologySettings, build_topology
 from schemas.v1 import LABEL_ORDER, highest_label
 from services.cli.ops import parse_before
 from services.collate import logic
-from services.config import BusConfig, Config, topology_settings
+from services.config.schema import BusConfig, Config, topology_settings
 from tests.unit.test_collate_logic import report, result
 
 TOPOLOGY = build_topology(topology_settings(Config()))

@@ -10,16 +10,15 @@ import pytest
 
 from bus.topology import LABELS, PRECEDENCES, TopologySettings, build_topology
 from schemas.v1 import Label, Precedence
-from services.config import (
-    Config,
+from services.config.load import (
     ConfigError,
     LoadedConfig,
     example_config_toml,
     load_config,
     render_config,
     render_config_json,
-    topology_settings,
 )
+from services.config.schema import Config, topology_settings
 from services.tasks.registry import task_registry
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "ops" / "vigie.example.toml"
@@ -64,7 +63,7 @@ def test_allowed_values_are_the_wire_types_and_the_task_registry() -> None:
     hints = typing.get_type_hints(Config, include_extras=True)
     assert hints
     # One copy of the wire's literals: the configuration uses the schemas' own types.
-    from services import settings
+    from services.config import schema as settings
 
     assert (settings.Label, settings.Precedence) == (Label, Precedence)
     assert settings.Label is Label and settings.Precedence is Precedence

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from services.catalogue import ModelError
-from services.config import ConfigError, load_config
+from services.config.load import ConfigError, load_config
+from services.config.schema import Config, InferenceConfig, NatsConfig
 from services.inference.engine import PromptTooLong
 from services.inference.exllama import (
     MODES,
@@ -36,7 +37,6 @@ from services.inference.exllama_static import (
 )
 from services.inference.factory import open_engine
 from services.inference.runner import check_length
-from services.settings import Config, InferenceConfig, NatsConfig
 
 # ------------------------------------------------------------------ configuration
 

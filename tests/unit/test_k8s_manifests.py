@@ -16,7 +16,7 @@ import yaml
 
 from bus.topology import SERVER_MAX_PAYLOAD
 from services.catalogue import load_registry
-from services.config import load_config
+from services.config.load import load_config
 from services.runtime import SERVICES
 
 K8S = Path(__file__).resolve().parents[2] / "ops" / "k8s"

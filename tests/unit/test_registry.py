@@ -29,7 +29,7 @@ from services.catalogue import (
     registry_toml,
 )
 from services.cli import models as models_cli
-from services.config import LoadedConfig, load_config
+from services.config.load import LoadedConfig, load_config
 from services.inference.registry import (
     DIR_MARKER,
     VerifiedModel,

@@ -21,13 +21,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from bus import telemetry
-from bus.tracing import parse_traceparent
+from bus.telemetry import parse_traceparent
 from schemas.headers import TRACEPARENT
 from schemas.v1 import Flag, InferenceRequest, InferenceResult
 from services.cli.trace import find_traces, render_html, render_text
-from services.config import Config, TelemetryConfig
+from services.config.schema import Config, TelemetryConfig
 from services.inference.standin import StandInEngine
-from services.telemetry import (
+from services.telemetry.export import FileSpanExporter, RotatingFile, read_spans
+from services.telemetry.service import (
     build,
     observe_engine,
     record_answer,
@@ -35,7 +36,6 @@ from services.telemetry import (
     record_published,
     request_span,
 )
-from services.telemetry_export import FileSpanExporter, RotatingFile, read_spans
 from tests.unit.test_runner import ScriptedCore, engine, req
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bus.tracing import continue_or_start, new_root, parse_traceparent
+from bus.telemetry import continue_or_start, new_root, parse_traceparent
 
 VALID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

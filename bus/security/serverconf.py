@@ -1,7 +1,8 @@
 """nats-server config text for a secured deployment: users, TLS, encryption at rest.
 
-Pure text rendering (no I/O). The users and their permissions come from ``bus.auth``; the
-node's own settings (listen, store, payload, sync) from ``bus.embedded.render_server_config``.
+Pure text rendering (no I/O). The users and their permissions come from
+``bus.security.permissions``; the node's own settings (listen, store, payload, sync) from
+``bus.embedded.render_server_config``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bus.auth import Permissions
+from bus.security.permissions import Permissions
 
 Cipher = Literal["chachapoly", "aes"]
 CIPHERS: tuple[Cipher, ...] = ("chachapoly", "aes")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bus.auth import inbox_prefix
+from bus.security.permissions import inbox_prefix
 
 
 @dataclass

@@ -23,37 +23,8 @@ from typing import Annotated, Any, Literal, NamedTuple, Union, get_args, get_ori
 import msgspec
 from msgspec import Meta
 
-from services.settings import (
-    BusConfig,
-    CollateConfig,
-    Config,
-    InferenceConfig,
-    IngestConfig,
-    NatsConfig,
-    TasksConfig,
-    TelemetryConfig,
-    _Section,
-    topology_settings,
-)
+from services.config.schema import Config, _Section
 from services.tasks.registry import RegistryError, task_registry
-
-__all__ = [
-    "BusConfig",
-    "CollateConfig",
-    "Config",
-    "ConfigError",
-    "InferenceConfig",
-    "IngestConfig",
-    "LoadedConfig",
-    "NatsConfig",
-    "TasksConfig",
-    "TelemetryConfig",
-    "example_config_toml",
-    "load_config",
-    "render_config",
-    "render_config_json",
-    "topology_settings",
-]
 
 
 class ConfigError(Exception):

@@ -1,12 +1,13 @@
-"""The credentials a process connects with, from ``nats.*`` settings (see ``bus.security``)."""
+"""The credentials a process connects with, from ``nats.*`` settings (see
+``bus.security.client``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bus.auth import PROVISIONER
-from bus.security import ClientSecurity
-from services.settings import NatsConfig
+from bus.security.client import ClientSecurity
+from bus.security.permissions import PROVISIONER
+from services.config.schema import NatsConfig
 
 SEED_SUFFIX = ".nk"
 PUBLIC_SUFFIX = ".pub"

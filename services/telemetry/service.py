@@ -40,8 +40,8 @@ from opentelemetry.trace import Link, Span, SpanContext, SpanKind, get_current_s
 from bus import telemetry as bus_telemetry
 from bus.telemetry import LABEL, PRECEDENCE, REPORT_ID
 from schemas.v1 import EnrichedEvent, InferenceRequest, InferenceResult
-from services.settings import Config
-from services.telemetry_export import (
+from services.config.schema import Config
+from services.telemetry.export import (
     METRICS_SUFFIX,
     SPANS_SUFFIX,
     FileMetricExporter,

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from services.credentials import PUBLIC_SUFFIX, SEED_SUFFIX
+from services.security.credentials import PUBLIC_SUFFIX, SEED_SUFFIX
 
 CA_FILE, CA_KEY = "ca.pem", "ca-key.pem"
 SERVER_CERT, SERVER_KEY = "server.pem", "server-key.pem"
