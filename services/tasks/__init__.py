@@ -1,3 +1,3 @@
-"""What the model-backed tasks (translate, summarise, extract) share: prompt specifications,
-output errors, framing of untrusted report text, and the service that talks to the engine over
-the bus."""
+"""What every task shares: the registry of tasks (``registry``), the pure contract a task
+implements (``contract``, ``prompting``, ``text``), and the service that carries a task's
+conversation with the engine over the bus (``service``, ``wiring``)."""
