@@ -36,10 +36,12 @@ from schemas.v1 import DeadLetter, EnrichedEvent
 from services.cli.common import check_size
 from services.config.schema import BusConfig, CollateConfig, Config, IngestConfig, TasksConfig
 from services.inference.standin import StandInEngine
+from services.runtime import service_names
 from tests.hostile.corpus import Item, load
 from tests.integration.pipeline import Collector, collector, pipeline
 
-SERVICES = ("ingest", "extract", "translate", "summarise", "inference", "collate")
+#: Every service of the shipped task registry.
+SERVICES = service_names(Config())
 PROBE = "SPOTREP. 251430ZNOV26. Patrol observed 3 BTR-82A moving north at 31U DQ 48251 11932."
 #: Classes of outcome, as reported.
 CLASSES = ("refused", "dead_letter", "processed", "absorbed")

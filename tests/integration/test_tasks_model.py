@@ -18,9 +18,11 @@ from services.config.schema import (
     TasksConfig,
 )
 from services.inference.registry import verify_model
+from services.runtime import service_names
 from tests.integration.pipeline import collector, fast_config, pipeline
 
-SERVICES = ("ingest", "extract", "translate", "summarise", "inference", "collate")
+#: Every service of the shipped task registry.
+SERVICES = service_names(Config())
 FRENCH = (
     "COMPTE RENDU — 3e RIMa, 2e compagnie. Le 251430ZNOV26, la patrouille observe trois BTR-82A "
     "en mouvement vers le nord, position 31U DQ 48251 11932. Aucun tir."

@@ -16,9 +16,11 @@ from schemas.v1 import EnrichedEvent, TaskOutcome
 from services.config.schema import CollateConfig, Config, IngestConfig, TasksConfig
 from services.inference.engine import GenerationRequest
 from services.inference.standin import StandInEngine
+from services.runtime import service_names
 from tests.integration.pipeline import collector, fast_config, pipeline
 
-SERVICES = ("ingest", "extract", "translate", "summarise", "inference", "collate")
+#: Every service of the shipped task registry.
+SERVICES = service_names(Config())
 EN_REPORT = (
     "SPOTREP. 251430ZNOV26. Patrol observed 3 BTR-82A moving north at 31U DQ 48251 11932. "
     "No contact."
