@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -104,6 +105,9 @@ def format_enriched(subject: str, event: EnrichedEvent) -> str:
         lines.append(f"  {target:<7} {shorten(event.translation, 300)}")
     if event.summary is not None:
         lines.append(f"  summary {shorten(event.summary, 300)}")
+    # A task's own typed output (open: whatever task the registry holds), as compact JSON.
+    for task, output in sorted(event.outputs.items()):
+        lines.append(f"  {task:<7} {shorten(json.dumps(output, ensure_ascii=False), 300)}")
     models = sorted({f"{p.model} ({p.engine})" for p in event.provenance if p.model})
     if models:
         lines.append("  model   " + ", ".join(models))
