@@ -82,7 +82,8 @@ def test_outputs_follow_the_topology_builders() -> None:
 def test_unknown_identities_are_refused_with_the_known_forms() -> None:
     with pytest.raises(UnknownIdentity, match="analyst-<label>"):
         permissions_for(TOPOLOGY, "analyst-xx")
-    assert len(identities(TOPOLOGY, per_label=True)) == 1 + 6 * 4 + 4 + 4
+    # The provisioner, each service per label, an analyst and a publisher per label.
+    assert len(identities(TOPOLOGY, per_label=True)) == 1 + len(SERVICES) * 4 + 4 + 4
 
 
 @given(
