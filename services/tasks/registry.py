@@ -92,6 +92,12 @@ SHIPPED: tuple[TaskRow, ...] = (
         fills=("summary",),
         description="bottom line up front, at most tasks.summary_max_words words",
     ),
+    TaskRow(
+        "logstat",
+        "services.logstat.task:build",
+        fills=("outputs",),
+        description="logistics quantities (LOGSTAT lines and free text), grounded and checked",
+    ),
 )
 
 
