@@ -213,6 +213,8 @@ FLAG_CODES: tuple[str, ...] = (
     "protected_altered",
     "entities_dropped",
     "output_invalid",
+    "wrong_language",
+    "truncated",
 )
 
 
@@ -235,7 +237,8 @@ class Quality(_Wire, frozen=True):
     #: Glossary terms found in the source, and how many of them got their required target term.
     glossary_terms: Count = 0
     glossary_followed: Count = 0
-    #: Do-not-translate tokens in the source, and how many the output kept byte for byte.
+    #: Do-not-translate tokens in the source, and how many the output kept byte for byte —
+    #: counted in occurrences: a token the source holds twice counts twice.
     protected_tokens: Count = 0
     protected_kept: Count = 0
     #: Checkable facts of a summary (numbers, DTGs, grids, units, equipment), and those the

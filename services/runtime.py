@@ -110,11 +110,12 @@ async def build_service(
     (a stand-in, for tests and the bus-overhead benchmark)."""
     labels = tuple(cfg.bus.labels)
     if name == "ingest":
-        from services.ingest.normalise import LanguageIdentifier
+        from services.domain.langid import shared_identifier
         from services.ingest.service import IngestService, IngestSettings
 
-        # Loading the model takes most of a second: not on the event loop.
-        languages = await anyio.to_thread.run_sync(LanguageIdentifier)
+        # Loading the model takes most of a second: not on the event loop; once per process
+        # (the tasks that check an output's language share it).
+        languages = await anyio.to_thread.run_sync(shared_identifier)
         ingest = IngestService(
             publisher,
             await _buckets(js, "ingest", labels),

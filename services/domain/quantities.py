@@ -1,17 +1,24 @@
 """Numbers: written in digits ("1 200", "2,5", "07"), or in words ("trois", "шесть", "ثلاثة"),
 and their value as one canonical string so that "1 200", "1,200" and "1200" compare equal.
 
-The summary's faithfulness check reads its figures with these. Pure (standard library and
-``services.domain.spans`` only): a finder any task can share.
+The summary's faithfulness check reads its figures with these. Pure (standard library,
+``services.domain.spans`` and ``services.domain.languages`` only): a finder any task can share.
 """
 
 from __future__ import annotations
 
 import re
 
+from services.domain.languages import language_key
 from services.domain.spans import Span
 
-__all__ = ["ascii_digits", "find_numbers", "number_value", "number_word_values"]
+__all__ = [
+    "ascii_digits",
+    "find_numbers",
+    "number_value",
+    "number_word_values",
+    "number_words",
+]
 
 _GAP = "[ \u00a0\u202f]"
 # Digits grouped by spaces ("1 200"), plain digits, an optional decimal part; standing alone,
@@ -28,31 +35,119 @@ _NON_ASCII_DIGITS = str.maketrans(
 )
 _WORD = re.compile(r"\w+(?:['’]\w+)?")
 
-# Numbers written in words, in the report languages: "trois BTR-82A" is "3 BTR-82A".
+# Numbers written in words, per language: "trois BTR-82A" is "3 BTR-82A". Articles are not
+# numbers ("un char", "a tank" are not counts), so "un", "une", "a" and "an" are not listed:
+# a word is listed only where it is really a numeral.
+_WORDS_BY_LANGUAGE: dict[str, dict[str, str]] = {
+    "fr": {
+        "0": "zéro zero",
+        "2": "deux",
+        "3": "trois",
+        "4": "quatre",
+        "5": "cinq",
+        "6": "six",
+        "7": "sept",
+        "8": "huit",
+        "9": "neuf",
+        "10": "dix",
+        "11": "onze",
+        "12": "douze douzaine",
+        "15": "quinze",
+        "20": "vingt",
+        "30": "trente",
+        "50": "cinquante",
+        "100": "cent",
+        "1000": "mille",
+    },
+    "en": {
+        "0": "zero",
+        "1": "one",
+        "2": "two pair",
+        "3": "three",
+        "4": "four",
+        "5": "five",
+        "6": "six",
+        "7": "seven",
+        "8": "eight",
+        "9": "nine",
+        "10": "ten",
+        "11": "eleven",
+        "12": "twelve dozen",
+        "15": "fifteen",
+        "20": "twenty",
+        "30": "thirty",
+        "50": "fifty",
+        "100": "hundred",
+        "1000": "thousand",
+    },
+    "ru": {
+        "0": "ноль нуль",
+        "1": "один одна одно одного одну одним",
+        "2": "два две двух двумя двое",
+        "3": "три трёх трех тремя трое",
+        "4": "четыре четырёх четырех четверо",
+        "5": "пять пяти пятеро",
+        "6": "шесть шести шестеро",
+        "7": "семь семи",
+        "8": "восемь восьми",
+        "9": "девять девяти",
+        "10": "десять десяти десятеро",
+        "11": "одиннадцать",
+        "12": "двенадцать",
+        "15": "пятнадцать",
+        "20": "двадцать",
+        "30": "тридцать",
+        "50": "пятьдесят",
+        "100": "сто",
+        "1000": "тысяча",
+    },
+    "uk": {
+        "0": "нуль",
+        "1": "один одна одно одного одну одним одній",
+        "2": "два дві двох двоє",
+        "3": "три трьох троє",
+        "4": "чотири чотирьох",
+        "5": "п'ять п’ять п'яти п’яти п'ятеро",
+        "6": "шість шести",
+        "7": "сім семи",
+        "8": "вісім восьми",
+        "9": "дев'ять дев’ять дев'яти",
+        "10": "десять десяти",
+        "11": "одинадцять",
+        "12": "дванадцять",
+        "15": "п'ятнадцять",
+        "20": "двадцять",
+        "30": "тридцять",
+        "50": "п'ятдесят",
+        "100": "сто",
+        "1000": "тисяча",
+    },
+    "ar": {
+        "0": "صفر",
+        "1": "واحد واحدة",
+        "2": "اثنان اثنين اثنتان اثنتين",
+        "3": "ثلاث ثلاثة",
+        "4": "أربع أربعة",
+        "5": "خمس خمسة",
+        "6": "ست ستة",
+        "7": "سبع سبعة",
+        "8": "ثمان ثماني ثمانية",
+        "9": "تسع تسعة",
+        "10": "عشر عشرة",
+        "20": "عشرون عشرين",
+        "100": "مائة مئة",
+        "1000": "ألف",
+    },
+}
+_NUMBER_WORDS_BY_LANGUAGE: dict[str, dict[str, str]] = {
+    language: {word.casefold(): value for value, words in table.items() for word in words.split()}
+    for language, table in _WORDS_BY_LANGUAGE.items()
+}
+# Every language's words, for a text of unknown language (the first listing of a word wins).
 _NUMBER_WORDS: dict[str, str] = {}
-for _value, _words in {
-    "0": "zéro zero ноль нуль صفر",
-    "1": "un une one a an один одна одно одного одну одним одній واحد واحدة",
-    "2": "deux two pair два две двух двумя двое дві двох двоє اثنان اثنين اثنتان اثنتين",
-    "3": "trois three три трёх трех тремя трое трьох троє ثلاث ثلاثة",
-    "4": "quatre four четыре четырёх четырех четверо чотири чотирьох أربع أربعة",
-    "5": "cinq five пять пяти пятеро п'ять п’ять п'яти п’яти п'ятеро خمس خمسة",
-    "6": "six шесть шести шестеро шість шести ست ستة",
-    "7": "sept seven семь семи сім семи سبع سبعة",
-    "8": "huit eight восемь восьми вісім восьми ثمان ثماني ثمانية",
-    "9": "neuf nine девять девяти дев'ять дев’ять дев'яти تسع تسعة",
-    "10": "dix ten десять десяти десятеро عشر عشرة",
-    "11": "onze eleven одиннадцать одинадцять",
-    "12": "douze twelve dozen douzaine двенадцать дванадцять",
-    "15": "quinze fifteen пятнадцать п'ятнадцять",
-    "20": "vingt twenty двадцать двадцять عشرون عشرين",
-    "30": "trente thirty тридцать тридцять",
-    "50": "cinquante fifty пятьдесят п'ятдесят",
-    "100": "cent hundred сто مائة مئة",
-    "1000": "mille thousand тысяча тисяча ألف",
-}.items():
-    for _word in _words.split():
-        _NUMBER_WORDS.setdefault(_word.casefold(), _value)
+for _table in _NUMBER_WORDS_BY_LANGUAGE.values():
+    for _word, _value in _table.items():
+        _NUMBER_WORDS.setdefault(_word, _value)
 
 
 def find_numbers(text: str, *, glued: bool = False) -> list[Span]:
@@ -79,11 +174,19 @@ def number_value(written: str) -> str:
     return f"{whole}.{fraction}" if fraction else whole
 
 
-def number_word_values(text: str) -> list[str]:
-    """The value of each number written in words in ``text`` ("trois chars" → ["3"])."""
+def number_words(language: str | None = None) -> dict[str, str]:
+    """Number word (case-folded) → value, in ``language`` (a code such as "fr" or "fra");
+    every language's for None or a language without a list."""
+    return _NUMBER_WORDS_BY_LANGUAGE.get(language_key(language) or "", _NUMBER_WORDS)
+
+
+def number_word_values(text: str, language: str | None = None) -> list[str]:
+    """The value of each number written in words in ``text`` ("trois chars" → ["3"]): the
+    numerals of ``language``, of every language when it is unknown. Articles are not numbers."""
+    table = number_words(language)
     values: list[str] = []
     for word in _WORD.findall(text):
-        value = _NUMBER_WORDS.get(word.casefold())
+        value = table.get(word.casefold())
         if value is not None:
             values.append(value)
     return values

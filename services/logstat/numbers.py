@@ -36,7 +36,7 @@ _RUN = re.compile(
 _PIECES = re.compile(rf"([{_DIGIT}]+)|([{re.escape(_SEPARATORS)}]+)")
 _WORD = re.compile(r"\w+(?:['’]\w+)?")
 _MAX_GROUPS = 6
-# Articles that number_word_values counts as "1": never a quantity on their own.
+# Articles (and "pair") are never a quantity on their own, whatever a number-word table says.
 _NOT_NUMBERS = frozenset({"a", "an", "un", "une", "pair"})
 
 

@@ -41,10 +41,16 @@ class FaithfulnessReport:
         return not self.unsupported
 
 
-def check_faithfulness(summary: str, sources: Sequence[str]) -> FaithfulnessReport:
+def check_faithfulness(
+    summary: str, sources: Sequence[str], languages: Sequence[str | None] = ()
+) -> FaithfulnessReport:
     """Check ``summary`` against ``sources`` (the report, and its translation when there is
-    one: a fact in either is supported)."""
-    support = _Support.of(sources)
+    one: a fact in either is supported).
+
+    ``languages`` gives each source's language (None or missing: unknown): a number written in
+    words supports a figure only in its own language's numerals ("sept" is 7 in French, not in
+    English), every language's when unknown; an article never does ("un char" is no count)."""
+    support = _Support.of(sources, languages)
     checked: dict[str, bool] = {}
     for text, key in _facts(unicodedata.normalize("NFC", summary)):
         checked[text] = checked.get(text, True) and support.supports(key)
@@ -54,9 +60,11 @@ def check_faithfulness(summary: str, sources: Sequence[str]) -> FaithfulnessRepo
     )
 
 
-def summary_check(summary: str, sources: Sequence[str]) -> tuple[Quality, list[Flag]]:
+def summary_check(
+    summary: str, sources: Sequence[str], languages: Sequence[str | None] = ()
+) -> tuple[Quality, list[Flag]]:
     """The faithfulness counts, and an ``unfaithful_summary`` flag naming what is unsupported."""
-    report = check_faithfulness(summary, sources)
+    report = check_faithfulness(summary, sources, languages)
     quality = Quality(facts_checked=len(report.checked), facts_unsupported=len(report.unsupported))
     flags: list[Flag] = []
     if report.unsupported:
@@ -153,10 +161,11 @@ class _Support:
     grids: tuple[tuple[str, str, str], ...]
 
     @classmethod
-    def of(cls, sources: Sequence[str]) -> _Support:
+    def of(cls, sources: Sequence[str], languages: Sequence[str | None] = ()) -> _Support:
         keys: set[str] = set()
         grids: list[tuple[str, str, str]] = []
-        for source in sources:
+        for index, source in enumerate(sources):
+            language = languages[index] if index < len(languages) else None
             text = ascii_digits(unicodedata.normalize("NFC", source))
             for span, key in _structured(text):
                 keys.add(key)
@@ -172,7 +181,7 @@ class _Support:
             # extracted strictly; the summary's own numbers are checked in digits only.
             keys.update(_number_key(n.text) for n in find_numbers(text, glued=True))
             keys.update(_number_key(m.group(0)) for m in re.finditer(r"[0-9]+", text))
-            keys.update(f"num:{value}" for value in number_word_values(text))
+            keys.update(f"num:{value}" for value in number_word_values(text, language))
         compact = tuple(_compact(source) for source in sources)
         return cls(frozenset(keys), compact, tuple(grids))
 

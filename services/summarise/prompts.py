@@ -20,6 +20,7 @@ from services.tasks.prompting import (
     Retry,
     frame_report,
     retry_budget,
+    retry_language,
 )
 
 __all__ = ["VERSION", "build_summary", "retry_word_limit", "summary_budget"]
@@ -125,15 +126,21 @@ def _chat(target_name: str, max_words: int, retry: Retry | None) -> str:
         "reference, unit and equipment name exactly as the report writes it; never guess, "
         "compute or add one.",
     ]
-    correction = _correction(retry, max_words)
+    correction = _correction(retry, max_words, target_name)
     if correction:
         lines += ["", correction]
     return "\n".join(lines)
 
 
-def _correction(retry: Retry | None, max_words: int) -> str:
+def _correction(retry: Retry | None, max_words: int, target_name: str) -> str:
     if retry is None:
         return ""
+    if retry.problem == "wrong_language":
+        found = retry_language(retry)
+        return (
+            f"Your previous summary was in {found}. Write the summary in {target_name}, "
+            f"not in {found}, whatever the language of the report."
+        )
     if retry.problem == "unfaithful":
         facts = "; ".join(retry.items[:MAX_PROMPT_FACTS])
         return (
@@ -168,6 +175,9 @@ def _few_shot(
         parts += [f"Do not state: {facts}. Use only figures present in the report.", ""]
     elif retry is not None and retry.problem in ("too_long", "truncated"):
         parts += [f"Use at most {retry_word_limit(max_words)} words.", ""]
+    elif retry is not None and retry.problem == "wrong_language":
+        found = retry_language(retry)
+        parts += [f"Write the summary in {target_name}, not in {found}.", ""]
     elif retry is not None:
         parts += [f"Write the {target_name} summary of the next report.", ""]
     parts += ["Report:", frame_report(text), BLUF_LABEL]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from schemas.v1 import ChatMessage
+from services.domain.languages import language_name
 
 #: "chat": an instruction model, prompted with messages and its chat template;
 #: "few-shot": a base model, prompted with worked examples ending where its answer starts.
@@ -24,6 +25,7 @@ Problem = Literal[
     "too_long",  # longer than the task allows
     "protected_altered",  # a do-not-translate token changed
     "unfaithful",  # a summary states facts the source does not contain
+    "wrong_language",  # not in the language asked for (items: the language found)
 ]
 
 
@@ -67,6 +69,13 @@ class Retry:
     problem: Problem
     items: tuple[str, ...] = ()
     previous_max_tokens: int = 0
+
+
+def retry_language(retry: Retry | None) -> str:
+    """The language a ``wrong_language`` retry found, by name, for the correction to say."""
+    if retry is None or not retry.items:
+        return "another language"
+    return language_name(retry.items[0]) or "another language"
 
 
 def retry_budget(retry: Retry | None, base: int, ceiling: int) -> int:

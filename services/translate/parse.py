@@ -11,12 +11,14 @@ from services.domain.languages import LANGUAGE_NAMES, language_key
 from services.tasks.prompting import REPORT_CLOSE, REPORT_OPEN, OutputInvalid
 from services.tasks.text import MAX_FLAG_ITEMS, collapse_repetition, flag_items
 from services.translate.glossary import GlossaryTerm, adherence
-from services.translate.protect import altered
+from services.translate.protect import altered, kept_counts
 
 __all__ = [
     "clean_translation",
+    "cut_by_budget",
     "needs_translation",
     "parse_translation",
+    "require_protected",
     "translation_check",
 ]
 
@@ -48,6 +50,12 @@ def clean_translation(raw: str) -> str:
     return _clean(raw)[0]
 
 
+def cut_by_budget(raw: str, finish_reason: str | None) -> bool:
+    """Whether the token budget ended the translation in ``raw`` before it was complete (a
+    decoding loop that ran into the budget after the answer ended is not a cut)."""
+    return finish_reason == "length" and not _clean(raw)[1]
+
+
 def parse_translation(
     raw: str,
     finish_reason: str | None,
@@ -55,17 +63,21 @@ def parse_translation(
     protected: Sequence[str],
     source: str | None = None,
     check_protected: bool = True,
+    check_truncated: bool = True,
 ) -> str:
     """The translation in ``raw``, or :class:`OutputInvalid` saying what to change.
 
     ``protected_altered`` is raised so that the service retries once with those tokens named;
     on the final attempt call with ``check_protected=False`` and let :func:`translation_check`
-    flag them. With ``source``, an output that merely repeats the report is ``unparseable``.
+    flag them. With ``source``, an output that merely repeats the report is ``unparseable``,
+    and a protected token must be kept as many times as the source holds it. A translation the
+    token budget cut short is ``truncated`` unless ``check_truncated`` is false (the final
+    attempt keeps it, flagged).
     """
     text, looped = _clean(raw)
     if not text:
         raise OutputInvalid("empty", "the model returned no translation")
-    if finish_reason == "length" and not looped:
+    if check_truncated and finish_reason == "length" and not looped:
         # A decoding loop ran into the budget after the answer ended: more tokens would only
         # repeat it, so the collapsed text is kept. Anything else was cut short.
         raise OutputInvalid("truncated", "the token budget ended the translation")
@@ -74,14 +86,20 @@ def parse_translation(
     if source is not None and _repeats_source(text, source, protected):
         raise OutputInvalid("unparseable", "the output repeats the report untranslated")
     if check_protected:
-        missing = altered(protected, text)
-        if missing:
-            raise OutputInvalid(
-                "protected_altered",
-                f"{len(missing)} protected token(s) not copied exactly",
-                items=tuple(missing[:MAX_FLAG_ITEMS]),
-            )
+        require_protected(protected, text, source)
     return text
+
+
+def require_protected(protected: Sequence[str], translation: str, source: str | None) -> None:
+    """:class:`OutputInvalid` (``protected_altered``, the tokens named) unless ``translation``
+    keeps every protected token byte for byte, as many times as ``source`` holds it."""
+    missing = altered(protected, translation, source=source)
+    if missing:
+        raise OutputInvalid(
+            "protected_altered",
+            f"{len(missing)} protected token(s) not copied exactly",
+            items=tuple(missing[:MAX_FLAG_ITEMS]),
+        )
 
 
 def translation_check(
@@ -91,16 +109,21 @@ def translation_check(
     terms: Sequence[GlossaryTerm],
     protected: Sequence[str],
 ) -> tuple[Quality, list[Flag]]:
-    """Glossary adherence and protected tokens kept, with a flag for each kind of miss."""
+    """Glossary adherence and protected tokens kept, with a flag for each kind of miss.
+
+    Protected tokens are counted in occurrences: a token the source holds twice and the
+    translation once is one of two kept, and the flag says so."""
     source = unicodedata.normalize("NFC", source)
-    present = [token for token in protected if token in source]
-    missing = altered(present, translation)
+    counts = [c for c in kept_counts(protected, source, translation) if c.in_source > 0]
+    missing = [c for c in counts if c.kept < c.in_source]
+    occurrences = sum(c.in_source for c in counts)
+    kept = sum(c.kept for c in counts)
     followed, missed = adherence(terms, translation)
     quality = Quality(
         glossary_terms=len(terms),
         glossary_followed=len(followed),
-        protected_tokens=len(present),
-        protected_kept=len(present) - len(missing),
+        protected_tokens=occurrences,
+        protected_kept=kept,
     )
     flags: list[Flag] = []
     if missed:
@@ -116,9 +139,10 @@ def translation_check(
         flags.append(
             Flag(
                 code="protected_altered",
-                detail=f"{len(missing)} of {len(present)} protected tokens not kept byte for byte",
+                detail=f"{occurrences - kept} of {occurrences} protected tokens not kept byte "
+                "for byte",
                 task="translate",
-                items=flag_items(missing),
+                items=flag_items(c.describe() for c in missing),
             )
         )
     return quality, flags

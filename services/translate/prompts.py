@@ -23,6 +23,7 @@ from services.tasks.prompting import (
     Retry,
     frame_report,
     retry_budget,
+    retry_language,
 )
 from services.translate.glossary import GlossaryTerm
 
@@ -188,6 +189,12 @@ def _correction(retry: Retry | None, target_name: str) -> str:
         )
     if retry.problem == "truncated":
         return "Translate the whole report, to its last sentence."
+    if retry.problem == "wrong_language":
+        found = retry_language(retry)
+        return (
+            f"Your previous answer was in {found}. Write the translation in {target_name}, "
+            f"not in {found}: every sentence in {target_name}."
+        )
     return (
         f"Your previous answer was empty or was not a translation. Write the complete "
         f"{target_name} translation of the report now, and nothing else."
@@ -236,6 +243,13 @@ def _few_shot(
         parts += ["Copy exactly: " + "; ".join(protected[:MAX_PROMPT_TOKENS]), ""]
     if retry is not None and retry.problem in ("empty", "unparseable"):
         parts += [f"Write the full {target_label} translation of the next report.", ""]
+    elif retry is not None and retry.problem == "wrong_language":
+        found = retry_language(retry)
+        parts += [
+            f"Answer in {target_label}, not in {found}: translate the next report into "
+            f"{target_label}, every sentence in {target_label}.",
+            "",
+        ]
     parts += [f"{source_label}:", frame_report(text), f"{target_label}:"]
     stop = [f"\n{source_label}:", REPORT_OPEN, REPORT_CLOSE, "\nGlossary:", "\nCopy exactly"]
     if "\n\n" not in text:

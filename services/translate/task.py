@@ -6,12 +6,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from schemas.v1 import IngestedReport, TaskName
+from schemas.v1 import Flag, IngestedReport, TaskName
 from services.config.schema import Config
+from services.domain.langid import identifier_for
 from services.tasks.contract import TaskOutput
-from services.tasks.prompting import OutputInvalid, PromptSpec, PromptStyle, Retry
+from services.tasks.language import (
+    IdentifyLanguage,
+    judge_language,
+    wrong_language_error,
+    wrong_language_flag,
+)
+from services.tasks.prompting import PromptSpec, PromptStyle, Retry
 from services.translate.glossary import Glossary
-from services.translate.parse import needs_translation, parse_translation, translation_check
+from services.translate.parse import (
+    cut_by_budget,
+    needs_translation,
+    parse_translation,
+    require_protected,
+    translation_check,
+)
 from services.translate.prompts import VERSION, build_translation
 from services.translate.protect import protected_tokens
 
@@ -22,6 +35,9 @@ class TranslateTask:
     target_language: str
     style: PromptStyle
     max_tokens: int = 1024
+    #: What language a text is in (the ingest identifier); None: the output's language is not
+    #: judged (no identifier for the target language).
+    identify: IdentifyLanguage | None = None
     task: ClassVar[TaskName] = "translate"
     version: ClassVar[str] = VERSION
 
@@ -57,40 +73,61 @@ class TranslateTask:
         self, report: IngestedReport, text: str, finish_reason: str | None, *, final: bool
     ) -> TaskOutput:
         protected = self._protected(report)
-        try:
-            translation = parse_translation(
-                text, finish_reason, protected=protected, source=report.normalised_text
-            )
-        except OutputInvalid as exc:
-            # A translation that altered a protected token is still a translation: on the last
-            # attempt it is kept, and the check below flags what it altered.
-            if not final or exc.problem != "protected_altered":
-                raise
-            translation = parse_translation(
-                text,
-                finish_reason,
-                protected=protected,
-                source=report.normalised_text,
-                check_protected=False,
-            )
+        source_text = report.normalised_text
+        # Empty, cut short (before the last attempt) or a copy of the report: another attempt.
+        translation = parse_translation(
+            text,
+            finish_reason,
+            protected=protected,
+            source=source_text,
+            check_protected=False,
+            check_truncated=not final,
+        )
+        # The language first: a retry naming altered tokens cannot fix a text in another one.
+        verdict = judge_language(
+            translation,
+            self.target_language,
+            self.identify,
+            protected=[*protected, *protected_tokens(translation, self.glossary.protected)],
+        )
+        if not final:
+            if verdict.wrong:
+                raise wrong_language_error(verdict, "translation")
+            require_protected(protected, translation, source_text)
+        # Kept: on the last attempt whatever it is — flagged, never silently.
         source = report.language or "und"
         quality, flags = translation_check(
-            report.normalised_text,
+            source_text,
             translation,
-            terms=self.glossary.terms_in(report.normalised_text, source, self.target_language),
+            terms=self.glossary.terms_in(source_text, source, self.target_language),
             protected=protected,
         )
+        if verdict.wrong:
+            flags.append(wrong_language_flag(verdict, self.task, "translation"))
+        if cut_by_budget(text, finish_reason):
+            flags.append(_truncated_flag(translation, source_text))
         return TaskOutput(
             text=translation,
-            text_language=self.target_language,
+            text_language=verdict.text_language,
             quality=quality,
             flags=flags,
         )
 
 
+def _truncated_flag(translation: str, source: str) -> Flag:
+    return Flag(
+        code="truncated",
+        detail=(
+            f"the token budget ended the translation: {len(translation.split())} words "
+            f"translated of a report of {len(source.split())} words; its end may be missing"
+        ),
+        task="translate",
+    )
+
+
 def build(cfg: Config, style: PromptStyle) -> TranslateTask:
-    """The registry's builder; loading the glossary reads files (the caller runs it in a
-    thread)."""
+    """The registry's builder; loading the glossary and the language identifier reads files
+    (the caller runs it in a thread)."""
     t = cfg.tasks
     glossary = Glossary.load(
         Path(t.glossary_dir) if t.glossary_dir else Glossary.default_directory()
@@ -100,4 +137,5 @@ def build(cfg: Config, style: PromptStyle) -> TranslateTask:
         target_language=t.target_language,
         style=style,
         max_tokens=t.max_tokens,
+        identify=identifier_for(t.target_language),
     )

@@ -268,3 +268,39 @@ async def test_a_request_past_its_deadline_is_expired_not_generated(nats_url: st
     assert event.revision >= 2
     # What extraction knows without the model still reaches the event.
     assert {e.type for e in event.entities} >= {"DateTime", "Location"}
+
+
+async def test_wrong_language_and_truncation_are_retried_then_flagged(nats_url: str) -> None:
+    # The "French translation" comes back in English, twice; the summary runs past its limit,
+    # twice. Both are kept on the last attempt — flagged, never silently.
+    english = (
+        "SPOTREP. 251430ZNOV26. The forward patrol saw 3 BTR-82A heading north towards the "
+        "bridge at 31U DQ 48251 11932; the vehicles were followed by infantry on foot and no "
+        "contact was made."
+    )
+    long_summary = good_summary(1) + (
+        " La patrouille, restée à couvert, a suivi la colonne pendant toute sa progression le"
+        " long de la route principale sans être détectée. Les véhicules roulaient espacés,"
+        " écoutilles fermées, à allure réduite, et aucun appui aérien n'a été observé. Aucun"
+        " contact n'a eu lieu et aucun tir n'a été entendu. Le chef de patrouille propose de"
+        " maintenir l'observation jusqu'à la relève et demande des consignes pour la suite."
+    )
+    script = Script(
+        {
+            "translate": lambda attempt: english,
+            "summarise": lambda attempt: long_summary,
+            "extract": entities(),
+        }
+    )
+    [event] = await run_reports(nats_url, script, [EN_REPORT.encode()])
+    assert outcome(event, "translate").status == "ok"
+    assert outcome(event, "summarise").status == "ok"
+    first, second = script.of("translate")
+    assert first.prompt != second.prompt and "not in English" in (second.prompt or "")
+    assert len(script.of("summarise")) == 2
+    assert event.translation == english
+    [language] = [f for f in event.flags if f.code == "wrong_language"]
+    assert language.task == "translate" and language.items == ["en"]
+    [truncated] = [f for f in event.flags if f.code == "truncated"]
+    assert truncated.task == "summarise" and "79 words" in truncated.detail
+    assert event.summary is not None and len(event.summary.split()) <= 60

@@ -252,3 +252,140 @@ def test_property_entities_are_always_the_source_slice(seed: int) -> None:
         assert len(g.entities) + g.repeated + len(g.dropped) == len(proposals)
         quality, _ = grounding_quality(g)
         assert quality.entities_proposed == len(proposals)
+
+
+# --- word boundaries: a whole word, or an Arabic word after its clitic; nothing inside a word ---
+
+
+def _reasons(g: Grounding) -> str:
+    _, flags = grounding_quality(g)
+    return flags[0].detail if flags else ""
+
+
+def test_a_match_inside_a_word_is_refused() -> None:
+    text = "Enemy patrol sighted near the bridge at dawn."
+    g = ground([_p("Unit", "en"), _p("Location", "ridge")], text)
+    assert g.entities == []
+    assert [p.text for p in g.dropped] == ["en", "ridge"]
+    assert "2 only inside a longer word" in _reasons(g)
+
+
+def test_a_match_ending_inside_a_word_is_refused() -> None:
+    # "T-72" is not the "T-72B3" the report names, nor "Харьков" its "Харькова".
+    text = "Колонна Т-72Б3 вышла из Харькова."
+    g = ground([_p("MilitaryPlatform", "Т-72"), _p("Location", "Харьков")], text)
+    assert g.entities == [] and len(g.dropped) == 2
+
+
+def test_a_whole_word_later_in_the_text_is_taken_and_the_inner_match_never() -> None:
+    text = "Enemy column; en route to the bridge."
+    g = ground([_p("Location", "en")], text)
+    assert [(e.text, e.start) for e in g.entities] == [("en", text.index("en route"))]
+
+
+AR_CLITICS = (
+    "وصلت القافلة إلى الجسر عند الفجر وبالقرب من المعبر شوهدت دبابتان، وللجنود ذخيرة "
+    "تكفي بـ1500 طلقة و٢٤ قذيفة، ثم عبرت بالجسر."
+)
+
+
+def test_arabic_whole_word() -> None:
+    g = ground([_p("Location", "المعبر"), _p("Location", "الجسر")], AR_CLITICS)
+    _assert_sliced(g, AR_CLITICS)
+    # The whole word "الجسر" before the clitic-prefixed one ("بالجسر") later in the text.
+    assert [(e.text, e.start) for e in g.entities] == [
+        ("الجسر", AR_CLITICS.index(" الجسر") + 1),
+        ("المعبر", AR_CLITICS.index("المعبر")),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("proposal", "word"),
+    [
+        ("القرب", "وبالقرب"),  # و + ب
+        ("قرب", "وبالقرب"),  # و + بال
+        ("جنود", "وللجنود"),  # و + لل
+        ("1500", "بـ1500"),  # ب and a tatweel before digits
+        ("٢٤", "و٢٤"),
+    ],
+)
+def test_arabic_clitic_prefixed_match_is_accepted_without_the_clitic(
+    proposal: str, word: str
+) -> None:
+    kind: EntityType = "Quantity" if proposal[0].isdigit() else "Location"
+    g = ground([_p(kind, proposal)], AR_CLITICS)
+    _assert_sliced(g, AR_CLITICS)
+    [entity] = g.entities
+    assert entity.text == proposal
+    assert entity.end == AR_CLITICS.index(word) + len(word)
+
+
+def test_arabic_arbitrary_match_inside_a_word_is_refused() -> None:
+    # "عبر" inside "المعبر" follows "الم", no clitic; "دباب" ends inside "دبابتان".
+    text = "شوهدت دبابتان قرب المعبر."
+    g = ground([_p("Location", "عبر"), _p("MilitaryPlatform", "دباب")], text)
+    assert g.entities == [] and len(g.dropped) == 2
+    assert "2 only inside a longer word" in _reasons(g)
+
+
+# --- type plausibility -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("Quantity", "patrouilles"),
+        ("Quantity", "les"),  # an article, and no count
+        ("DateTime", "patrouilles"),
+        ("CommsIdentifier", "nord"),
+    ],
+)
+def test_an_implausible_proposal_is_dropped_with_the_reason(kind: EntityType, text: str) -> None:
+    g = ground([_p(kind, text)], "Le 3e RIMa : les patrouilles parties vers le nord.")
+    assert g.entities == [] and [p.text for p in g.dropped] == [text]
+    detail = _reasons(g)
+    assert "1 implausible for its type" in detail and kind in detail
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "source"),
+    [
+        ("Quantity", "trois", FR),
+        ("Quantity", "un", "Évacuer un blessé."),  # the numeral one, as the gold set has it
+        ("Quantity", "une quinzaine", "Environ une quinzaine de fantassins."),
+        ("Quantity", "Пара", "Пара БМП біля мосту."),
+        ("Quantity", "6", RU),
+        ("Quantity", "ثلاث", AR),
+        ("Quantity", "الثلاث", "عبرت الثلاث دبابات"),  # a number word after its article
+        ("Quantity", "٢٤", "و٢٤ قذيفة"),
+        ("DateTime", "251430ZNOV26", FR),
+        ("DateTime", "jeudi", "Attaque prévue jeudi à l'aube."),
+        ("CommsIdentifier", "VIPER", "Indicatif VIPER sur le réseau."),
+        ("CommsIdentifier", "Сокол", "Позывной Сокол на связи."),
+        ("CommsIdentifier", "صقر", "النداء صقر على الشبكة."),  # a script without capitals
+        ("CommsIdentifier", "channel 16", "Warned on channel 16."),
+        ("Location", "nord", FR),  # no rule for places, units, people...
+    ],
+)
+def test_plausible_proposals_are_kept(kind: EntityType, text: str, source: str) -> None:
+    g = ground([_p(kind, text)], source)
+    assert [e.text for e in g.entities] == [text], g.dropped
+
+
+def test_dropped_reasons_are_counted_apart() -> None:
+    g = ground(
+        [
+            _p("Unit", "3e RIMa"),
+            _p("Person", "Colonel Dupont"),
+            _p("Unit", "RIM"),
+            _p("Quantity", "patrouille"),
+        ],
+        FR,
+    )
+    assert [e.text for e in g.entities] == ["3e RIMa"]
+    detail = _reasons(g)
+    assert detail.startswith("3 entities proposed by the model were dropped")
+    for reason in ("1 not in the report text", "1 only inside a longer word", "1 implausible"):
+        assert reason in detail
+    quality, _ = grounding_quality(g)
+    assert quality == Quality(entities_proposed=4, entities_grounded=1)

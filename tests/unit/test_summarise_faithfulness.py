@@ -124,3 +124,36 @@ def test_summary_check_clean() -> None:
     quality, flags = summary_check("Trois BTR-82A.", [REPORT_FR])
     assert (quality.facts_checked, quality.facts_unsupported) == (1, 0)
     assert flags == []
+
+
+# --- number words: the source's language only; an article is never a count ---------------------
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["Un char observé près du pont.", "Une patrouille a vu un char.", "A tank and an APC seen."],
+)
+def test_an_article_never_supports_a_digit(source: str) -> None:
+    assert check_faithfulness("1 char", [source]).unsupported == ("1",)
+
+
+def test_a_numeral_one_still_supports_it() -> None:
+    assert check_faithfulness("1 char", ["One tank seen."]).unsupported == ()
+    assert check_faithfulness("1 танк", ["Замечен один танк."]).unsupported == ()
+
+
+def test_only_the_source_languages_number_words_count() -> None:
+    # "Sept" in an English report is September, "cent" a hundredth: neither is a number here.
+    english = "Report of 12 Sept: tanks seen, fuel at fifty per cent."
+    assert check_faithfulness("7 chars", [english], languages=["en"]).unsupported == ("7",)
+    assert check_faithfulness("100 chars", [english], languages=["en"]).unsupported == ("100",)
+    assert check_faithfulness("50 %", [english], languages=["en"]).unsupported == ()
+    # The same words in a French report are numbers.
+    assert check_faithfulness("7 chars", ["sept chars"], languages=["fr"]).unsupported == ()
+    # An unknown language: every language's number words (articles still excepted).
+    assert check_faithfulness("7 chars", ["sept chars"], languages=[None]).unsupported == ()
+    # One language per source: the translation's words count in its own language.
+    assert (
+        check_faithfulness("3 chars", [english, "trois chars"], languages=["en", "fr"]).unsupported
+        == ()
+    )

@@ -133,3 +133,11 @@ def test_worked_examples_are_faithful_and_short(target: str) -> None:
     for report, summary in _EXAMPLES[target]:
         assert check_faithfulness(summary, [report]).unsupported == ()
         assert word_count(summary) <= 30
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_retry_after_wrong_language_insists_on_the_target_language(style: PromptStyle) -> None:
+    first = _build(style=style)
+    second = _build(style=style, retry=Retry("wrong_language", ("en",)))
+    assert _text(second) != _text(first)
+    assert "not in English" in _text(second)

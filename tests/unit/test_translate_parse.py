@@ -164,3 +164,30 @@ def test_flag_items_respect_the_wire_limits() -> None:
 )
 def test_needs_translation(source: str | None, target: str, needed: bool) -> None:
     assert needs_translation(source, target) is needed
+
+
+def test_check_counts_protected_tokens_with_multiplicity() -> None:
+    source = "Le 251430ZNOV26, trois BTR-82A puis deux BTR-82A en 31U DQ 48251 11932."
+    translation = "On 251430ZNOV26, three BTR-82A then two BTR 82A at 31U DQ 48251 11932."
+    quality, flags = translation_check(source, translation, terms=[], protected=PROTECTED)
+    # Occurrences, not distinct tokens: 4 in the source, 3 kept.
+    assert (quality.protected_tokens, quality.protected_kept) == (4, 3)
+    [flag] = flags
+    assert flag.code == "protected_altered"
+    assert flag.items == ["BTR-82A (2 in the source, 1 kept)"]
+
+
+def test_parse_retries_a_token_kept_fewer_times_than_the_source_has_it() -> None:
+    source = "Le 251430ZNOV26, trois BTR-82A puis deux BTR-82A en 31U DQ 48251 11932."
+    translation = "On 251430ZNOV26, three BTR-82A then two BTR 82A at 31U DQ 48251 11932."
+    problem = _problem(translation, source=source)
+    assert problem.problem == "protected_altered" and problem.items == ("BTR-82A",)
+
+
+def test_check_counts_whole_tokens_not_substrings_of_other_tokens() -> None:
+    # "T-72" is only inside "T-72B3" in this translation: it was not kept.
+    source = "Un T-72 et un T-72B3 au nord."
+    translation = "One T-72B3 and one T-72B3 to the north."
+    quality, [flag] = translation_check(source, translation, terms=[], protected=["T-72", "T-72B3"])
+    assert (quality.protected_tokens, quality.protected_kept) == (2, 1)
+    assert flag.code == "protected_altered" and flag.items == ["T-72"]

@@ -235,3 +235,12 @@ def test_empty_glossary() -> None:
         "tank", source_language="en", target_language="fr", terms=[], protected=[], style="chat"
     )
     assert spec.messages is not None
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_retry_after_wrong_language_insists_on_the_target_language(style: PromptStyle) -> None:
+    first = _build(REPORT_RU, "ru", "fr", style)
+    second = _build(REPORT_RU, "ru", "fr", style, Retry("wrong_language", ("en",)))
+    assert _text(second) != _text(first)
+    assert "not in English" in _text(second) and "not in English" not in _text(first)
+    assert "in French" in _text(second).split("not in English")[1]

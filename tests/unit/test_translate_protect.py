@@ -124,3 +124,26 @@ def test_altered_is_byte_for_byte() -> None:
     output = "Le 3e RIMa voit des BTR-82 en 31U DQ 4825111932 et des T-72B3."
     assert altered(tokens, output) == ["BTR-82A", "31U DQ 48251 11932", "Т-72Б3"]
     assert altered(tokens, " ".join(tokens)) == []
+
+
+# --- multiplicity: a token n times in the source must be kept n times ---------------------------
+
+
+def test_a_token_twice_in_the_source_is_altered_when_kept_once() -> None:
+    source = "Deux BTR-82A au nord, puis un BTR-82A au sud."
+    tokens = protected_tokens(source)
+    assert tokens == ["BTR-82A"]
+    assert altered(tokens, "Deux BTR-82A au nord, puis un BTR-82 au sud.", source=source) == [
+        "BTR-82A"
+    ]
+    assert altered(tokens, "Two BTR-82A north, then one BTR-82A south.", source=source) == []
+
+
+def test_whole_tokens_are_counted_not_substrings() -> None:
+    source = "Un T-72 et un T-72B3 ; 2S1 en batterie."
+    tokens = protected_tokens(source)
+    assert set(tokens) == {"T-72", "T-72B3", "2S1"}
+    # "T-72" and "2S1" appear only inside other tokens or longer words.
+    output = "One T-72B3 and one T-72B3; 2S19 in battery."
+    assert sorted(altered(tokens, output, source=source)) == ["2S1", "T-72"]
+    assert altered(tokens, "One T-72 and one T-72B3; 2S1 in battery.", source=source) == []
