@@ -22,7 +22,7 @@ from schemas import headers as H
 from schemas.v1 import LatLonPosition, MgrsPosition, SensorReading, json_encoder
 
 LANGUAGES = ("fr", "en", "ru", "uk", "ar")
-FORMS = ("spotrep", "sitrep", "intrep", "compte_rendu", "medevac")
+FORMS = ("spotrep", "sitrep", "intrep", "compte_rendu", "medevac", "logstat")
 #: Every kind an item can be: the report forms, and sensor readings.
 KINDS = (*FORMS, "sensor")
 PRECEDENCES = ("FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE")
@@ -45,7 +45,8 @@ UNITS = {
 CALLSIGNS = ("VIPÈRE 21", "FAUCON 3", "HAWK 6", "RAVEN 2", "ORLAN 7", "SOKIL 4", "NASR 1")
 
 # One template per (language, form). Fields: {dtg} {grid} {grid2} {unit} {equip} {n} {m}
-# {callsign} {freq}. compte_rendu is French doctrine: other languages fall back to a SITREP.
+# {callsign} {freq} {fuel} {rounds} {pct}; a logistics status report (logstat) in each language.
+# compte_rendu is French doctrine: other languages fall back to a SITREP.
 TEMPLATES: dict[tuple[str, str], str] = {
     ("fr", "spotrep"): "SPOTREP {callsign}. Effectif : {n} véhicules. Activité : progression "
     "vers le nord. Lieu : {grid}. Unité : inconnue. Heure : {dtg}. Matériel : {n}x {equip}.",
@@ -91,6 +92,29 @@ TEMPLATES: dict[tuple[str, str], str] = {
     "التقدير: هجوم محتمل على الجسر.",
     ("ar", "medevac"): "طلب إخلاء طبي {dtg}. 1: {grid}. 2: {freq} {callsign}. "
     "3: {m} عاجل، {n} عادي. 5: {m} على نقالة، {n} يمشون.",
+    ("fr", "logstat"): "LOGSTAT {unit}, {grid}\n1. GDH : {dtg}\n2. GAZOLE : {fuel} L (VERT)\n"
+    "3. MUNITIONS 5,56 mm : {rounds} cartouches, besoin {n}000\n4. VIVRES : {m} jours\n"
+    "5. VÉHICULES INDISPONIBLES : {m}",
+    (
+        "en",
+        "logstat",
+    ): "LOGSTAT\nA. UNIT: {unit} AT {grid}\nB. DTG: {dtg}\nC. CL III DIESEL: {fuel} L ON "
+    "HAND (AMBER)\nD. CL V 7.62MM: {rounds} RDS O/H, {n}00 RDS EXPENDED\nE. CL I: {m} DOS",
+    (
+        "ru",
+        "logstat",
+    ): "ЛОГСТАТ {unit} ({grid}) на {dtg}. Горючее: ДТ — {fuel} л. Боеприпасы: 5,45 мм "
+    "— {rounds} шт. Продовольствие: {m} сут. Неисправно машин: {m}.",
+    (
+        "uk",
+        "logstat",
+    ): "ЛОГСТАТ {unit} ({grid}) станом на {dtg}. Пальне: ДП — {fuel} л. Боєприпаси: "
+    "5,45 мм — {rounds} шт. Продовольство: {m} діб. Несправних машин: {m}.",
+    (
+        "ar",
+        "logstat",
+    ): "تقرير إمداد {unit} عند {grid} الساعة {dtg}: وقود ديزل {fuel} لتر، ذخيرة {rounds} "
+    "طلقة، حصص غذائية لمدة {m} أيام، {m} مركبات معطلة.",
 }
 SENSOR_TYPES = ("radar", "acoustic", "eo_ir", "sigint", "seismic")
 DETECTIONS = {
@@ -190,6 +214,8 @@ class Generator:
             pct=rng.randrange(20, 100, 5),
             callsign=rng.choice(CALLSIGNS),
             freq=f"{rng.randint(30, 87)}.{rng.randint(0, 9)}{rng.choice('05')}",
+            fuel=rng.randrange(500, 20_000, 100),
+            rounds=rng.randrange(1_000, 90_000, 500),
         )
         headers = {H.MSG_ID: ident, H.PRECEDENCE: precedence, H.CONTENT_TYPE: "text/plain"}
         return Synthetic(

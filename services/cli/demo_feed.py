@@ -49,6 +49,18 @@ DEMO_FEED: tuple[tuple[str, bytes, dict[str, str]], ...] = (
         {H.MSG_ID: "demo-ar-1"},
     ),
     (
+        "feeds.dr.report.logstat-gtia",
+        (
+            "LOGSTAT GTIA 2 — 2e REP, 34U FA 71240 55310\n"
+            "1. GDH : 261800ZNOV26\n"
+            "2. GAZOLE : 14 500 L (ORANGE), besoin 6 000 L sous 24 h\n"
+            "3. MUNITIONS 5,56 mm : 38 000 cartouches ; 120 mm : 42 obus (ROUGE)\n"
+            "4. VIVRES : 3 jours de vivres\n"
+            "5. VÉHICULES : 2 VBCI indisponibles"
+        ).encode(),
+        {H.PRECEDENCE: "PRIORITY", H.ORIGINATOR: "2e REP/BL", H.MSG_ID: "demo-logstat-1"},
+    ),
+    (
         "feeds.dr.sensor.radar-7",
         json.dumps(
             {

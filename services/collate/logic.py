@@ -139,7 +139,9 @@ def build_event(
     provenance = [*report.provenance, *(r.provenance for r in included if r.provenance)]
     flags = [*report.flags, *(f for r in included for f in r.flags)]
     translation, summary = _first_ok(filled, "translation"), _first_ok(filled, "summary")
-    outputs = {r.task: r.output for r in filled.get("outputs", ()) if r.status == "ok" and r.output}
+    # A failed or expired task's output is what it knew without the model (its fallback), kept
+    # as extract's pattern entities are; its outcome and flags say how far to trust it.
+    outputs = {r.task: r.output for r in filled.get("outputs", ()) if r.output}
     provenance.append(Provenance(stage="collate", version=VERSION, started_at=now, finished_at=now))
     return EnrichedEvent(
         report_id=report.report_id,

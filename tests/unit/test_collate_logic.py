@@ -176,3 +176,19 @@ def test_parked_report_records_get_a_delivery_budget_for_their_parks() -> None:
     answer = json_encoder.encode(result("extract"))
     assert service.delivery_budget(_delivery(answer, "result-dr-routine"), 5) == 5
     assert service.delivery_budget(_delivery(b"garbage", "collate-dr-routine"), 5) == 5
+
+
+def test_a_task_output_reaches_the_event_even_when_the_model_failed() -> None:
+    fills = {"extract": ("entities",), "wordcount": ("outputs",)}
+    state = logic.merge(None, report(tasks=("extract", "wordcount")))
+    state = logic.merge(state, result("extract", start=5))
+    failed = TaskResult(
+        report_id="r1", task="wordcount", label="dr", status="failed", detail="engine: gone",
+        output={"words": 7},
+    )  # fmt: skip
+    state = logic.merge(state, failed)
+    plan = logic.plan_revision(state, T0)
+    assert plan is not None
+    event = logic.build_event(state, plan, T0, fills=fills)
+    assert event.outputs == {"wordcount": {"words": 7}}
+    assert {t.task: t.status for t in event.tasks}["wordcount"] == "failed"
