@@ -215,6 +215,9 @@ FLAG_CODES: tuple[str, ...] = (
     "output_invalid",
     "wrong_language",
     "truncated",
+    "quantity_ungrounded",
+    "unit_confusion",
+    "quantity_malformed",
 )
 
 
