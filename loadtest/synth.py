@@ -22,7 +22,7 @@ from schemas import headers as H
 from schemas.v1 import LatLonPosition, MgrsPosition, SensorReading, json_encoder
 
 LANGUAGES = ("fr", "en", "ru", "uk", "ar")
-FORMS = ("spotrep", "sitrep", "intrep", "compte_rendu", "medevac", "logstat")
+FORMS = ("spotrep", "sitrep", "intrep", "compte_rendu", "medevac", "logistics")
 #: Every kind an item can be: the report forms, and sensor readings.
 KINDS = (*FORMS, "sensor")
 PRECEDENCES = ("FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE")
@@ -45,7 +45,7 @@ UNITS = {
 CALLSIGNS = ("VIPÈRE 21", "FAUCON 3", "HAWK 6", "RAVEN 2", "ORLAN 7", "SOKIL 4", "NASR 1")
 
 # One template per (language, form). Fields: {dtg} {grid} {grid2} {unit} {equip} {n} {m}
-# {callsign} {freq} {fuel} {rounds} {pct}; a logistics status report (logstat) in each language.
+# {callsign} {freq} {fuel} {rounds} {pct}; a logistics status report in each language.
 # compte_rendu is French doctrine: other languages fall back to a SITREP.
 TEMPLATES: dict[tuple[str, str], str] = {
     ("fr", "spotrep"): "SPOTREP {callsign}. Effectif : {n} véhicules. Activité : progression "
@@ -92,7 +92,7 @@ TEMPLATES: dict[tuple[str, str], str] = {
     "التقدير: هجوم محتمل على الجسر.",
     ("ar", "medevac"): "طلب إخلاء طبي {dtg}. 1: {grid}. 2: {freq} {callsign}. "
     "3: {m} عاجل، {n} عادي. 5: {m} على نقالة، {n} يمشون.",
-    ("fr", "logstat"): "LOGSTAT {unit}, {grid}\n1. GDH : {dtg}\n2. GAZOLE : {fuel} L (VERT)\n"
+    ("fr", "logistics"): "LOGSTAT {unit}, {grid}\n1. GDH : {dtg}\n2. GAZOLE : {fuel} L (VERT)\n"
     "3. MUNITIONS 5,56 mm : {rounds} cartouches, besoin {n}000\n4. VIVRES : {m} jours\n"
     "5. VÉHICULES INDISPONIBLES : {m}",
     (
