@@ -97,22 +97,22 @@ TEMPLATES: dict[tuple[str, str], str] = {
     "5. VÉHICULES INDISPONIBLES : {m}",
     (
         "en",
-        "logstat",
+        "logistics",
     ): "LOGSTAT\nA. UNIT: {unit} AT {grid}\nB. DTG: {dtg}\nC. CL III DIESEL: {fuel} L ON "
     "HAND (AMBER)\nD. CL V 7.62MM: {rounds} RDS O/H, {n}00 RDS EXPENDED\nE. CL I: {m} DOS",
     (
         "ru",
-        "logstat",
+        "logistics",
     ): "ЛОГСТАТ {unit} ({grid}) на {dtg}. Горючее: ДТ — {fuel} л. Боеприпасы: 5,45 мм "
     "— {rounds} шт. Продовольствие: {m} сут. Неисправно машин: {m}.",
     (
         "uk",
-        "logstat",
+        "logistics",
     ): "ЛОГСТАТ {unit} ({grid}) станом на {dtg}. Пальне: ДП — {fuel} л. Боєприпаси: "
     "5,45 мм — {rounds} шт. Продовольство: {m} діб. Несправних машин: {m}.",
     (
         "ar",
-        "logstat",
+        "logistics",
     ): "تقرير إمداد {unit} عند {grid} الساعة {dtg}: وقود ديزل {fuel} لتر، ذخيرة {rounds} "
     "طلقة، حصص غذائية لمدة {m} أيام، {m} مركبات معطلة.",
 }
