@@ -22,10 +22,10 @@ from services.grammar import token_budget
 from services.tasks.prompting import (
     REPORT_CLOSE,
     REPORT_OPEN,
-    OutputInvalid,
     PromptSpec,
     PromptStyle,
     Retry,
+    decode_answer,
     frame_report,
     retry_budget,
 )
@@ -212,20 +212,6 @@ def _few_shot(text: str, retry: Retry | None) -> str:
     return "\n".join(parts)
 
 
-def _json_part(raw: str) -> str:
-    """The JSON object in ``raw``: an instruction model may wrap it in a code fence or a
-    sentence when the engine does not enforce the schema."""
-    text = raw.strip()
-    if text.startswith("```"):
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-        text = text.rsplit("```", 1)[0].strip()
-    if not text.startswith("{"):
-        start, end = text.find("{"), text.rfind("}")
-        if start != -1 and end > start:
-            text = text[start : end + 1]
-    return text
-
-
 def parse_entities(raw: str, finish_reason: str | None) -> list[ProposedEntity]:
     """The entities the model proposed; an empty list is a valid answer (no entities).
 
@@ -233,12 +219,7 @@ def parse_entities(raw: str, finish_reason: str | None) -> list[ProposedEntity]:
     does not parse, ``empty`` when nothing came back, ``unparseable`` otherwise (not JSON, not
     the schema's shape, an unknown entity type).
     """
-    try:
-        answer = _ANSWER_DECODER.decode(_json_part(raw))
-    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
-        if finish_reason == "length":
-            raise OutputInvalid("truncated", "the token budget ended the entity list") from None
-        if not raw.strip():
-            raise OutputInvalid("empty", "the model returned nothing") from None
-        raise OutputInvalid("unparseable", f"not an entity list: {exc}") from None
+    answer = decode_answer(
+        _ANSWER_DECODER, raw, finish_reason, the="the entity list", a="an entity list"
+    )
     return list(answer.entities)

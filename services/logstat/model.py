@@ -20,10 +20,10 @@ from services.grammar import token_budget
 from services.tasks.prompting import (
     REPORT_CLOSE,
     REPORT_OPEN,
-    OutputInvalid,
     PromptSpec,
     PromptStyle,
     Retry,
+    decode_answer,
     frame_report,
     retry_budget,
 )
@@ -237,20 +237,6 @@ def _few_shot(text: str, retry: Retry | None) -> str:
     return "\n".join(parts)
 
 
-def _json_part(raw: str) -> str:
-    """The JSON object in ``raw``: an instruction model may wrap it in a code fence or a
-    sentence when the engine does not enforce the schema."""
-    text = raw.strip()
-    if text.startswith("```"):
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-        text = text.rsplit("```", 1)[0].strip()
-    if not text.startswith("{"):
-        start, end = text.find("{"), text.rfind("}")
-        if start != -1 and end > start:
-            text = text[start : end + 1]
-    return text
-
-
 def parse_items(raw: str, finish_reason: str | None) -> list[ProposedItem]:
     """The quantities the model proposed; an empty list is a valid answer (none stated).
 
@@ -258,12 +244,7 @@ def parse_items(raw: str, finish_reason: str | None) -> list[ProposedItem]:
     does not parse, ``empty`` when nothing came back, ``unparseable`` otherwise (not JSON, not
     the schema's shape, a unit or status outside the lists).
     """
-    try:
-        answer = _ANSWER_DECODER.decode(_json_part(raw))
-    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
-        if finish_reason == "length":
-            raise OutputInvalid("truncated", "the token budget ended the quantity list") from None
-        if not raw.strip():
-            raise OutputInvalid("empty", "the model returned nothing") from None
-        raise OutputInvalid("unparseable", f"not a quantity list: {exc}") from None
+    answer = decode_answer(
+        _ANSWER_DECODER, raw, finish_reason, the="the quantity list", a="a quantity list"
+    )
     return list(answer.items)

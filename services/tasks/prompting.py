@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
+
+import msgspec
 
 from schemas.v1 import ChatMessage
 from services.domain.languages import language_name
@@ -97,3 +99,40 @@ def frame_report(text: str) -> str:
     """
     inner = text.replace(REPORT_CLOSE, "REPORT>\u200b>>").replace(REPORT_OPEN, "<<\u200b<REPORT")
     return f"{REPORT_OPEN}\n{inner}\n{REPORT_CLOSE}"
+
+
+_T_co = TypeVar("_T_co", covariant=True)
+
+
+class _Decoder(Protocol[_T_co]):
+    def decode(self, data: bytes | str) -> _T_co: ...
+
+
+def json_object_part(raw: str) -> str:
+    """The JSON object in ``raw``: an instruction model may wrap it in a code fence or a
+    sentence when the engine does not enforce the schema."""
+    text = raw.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        text = text.rsplit("```", 1)[0].strip()
+    if not text.startswith("{"):
+        start, end = text.find("{"), text.rfind("}")
+        if start != -1 and end > start:
+            text = text[start : end + 1]
+    return text
+
+
+def decode_answer(
+    decoder: _Decoder[_T_co], raw: str, finish_reason: str | None, *, the: str, a: str
+) -> _T_co:
+    """A model's JSON answer decoded, else :class:`OutputInvalid`: ``truncated`` when the token
+    budget ended an output that does not parse, ``empty`` when nothing came back,
+    ``unparseable`` otherwise (``the``/``a``: "the entity list"/"an entity list", for details)."""
+    try:
+        return decoder.decode(json_object_part(raw))
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
+        if finish_reason == "length":
+            raise OutputInvalid("truncated", f"the token budget ended {the}") from None
+        if not raw.strip():
+            raise OutputInvalid("empty", "the model returned nothing") from None
+        raise OutputInvalid("unparseable", f"not {a}: {exc}") from None
