@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: demo test lock lock-upgrade lock-check lint typecheck unit contract dockerlint bench bench-inference bench-tasks clean \
-	bench-overhead bench-precedence bench-p1-tasks bench-loadtest
+	bench-overhead bench-precedence bench-p1-tasks bench-loadtest wheelhouse wheelhouse-check licences sbom audit
 
 LOCK_DIR := ops/lock
 # Every install is from a lock of what was tested (exact versions, sha256 hashes, no other
@@ -49,9 +49,35 @@ lock-check: $(DEV_STAMP)
 demo: $(STAMP)
 	$(BIN)/vigie up --demo --once --data-dir .vigie
 
-## test: lock check, lint, type checks, contract drift, Dockerfile lint, then the whole test suite
-test: $(DEV_STAMP) lock-check lint typecheck dockerlint
+## test: lock check, licences, lint, type checks, contract drift, Dockerfile lint, then the whole test suite
+test: $(DEV_STAMP) lock-check licences lint typecheck dockerlint
 	$(BIN)/pytest -q
+
+## licences: every shipped component's licence against ops/licences/allow.toml (installed metadata, no network)
+licences: $(DEV_STAMP)
+	$(BIN)/vigie ops licences --quiet --lock $(LOCK_DIR)/runtime.txt
+
+## sbom: a CycloneDX SBOM of this environment (Python packages, nats-server, llama.cpp, models)
+sbom: $(DEV_STAMP)
+	mkdir -p dist
+	$(BIN)/vigie ops sbom --out dist/sbom.cdx.json
+
+## audit: the runtime lock against an OSV snapshot brought in by the operator (DB=all.zip or a folder)
+audit: $(DEV_STAMP)
+	$(if $(DB),,$(error set DB to an OSV export, e.g. make audit DB=all.zip (README, "Installing without a network")))
+	$(BIN)/vigie ops audit --db $(DB) --lock $(LOCK_DIR)/runtime.txt
+
+## wheelhouse: every wheel the product needs, to install with no network (README, "Installing without a network")
+## wheelhouse-check: build it, install it in a network namespace with only loopback, run the demo
+WHEELHOUSE ?= dist/wheelhouse
+CPU_BASELINE ?= x86-64-v3
+wheelhouse: $(DEV_STAMP)
+	$(BIN)/python ops/wheelhouse/build.py --lock $(LOCK_DIR)/runtime.txt --out $(WHEELHOUSE) \
+		--cpu $(CPU_BASELINE)
+
+wheelhouse-check: wheelhouse
+	VIGIE_WHEELHOUSE=$(abspath $(WHEELHOUSE)) VIGIE_OPS=$(abspath $(BIN)/vigie) \
+		$(BIN)/pytest -q -s tests/install
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -7,11 +7,18 @@ parsed and validated into :class:`ModelSpec`, with one-line errors that name the
 Nothing here touches the weights: checking and loading them is the engine's
 (``services.inference.registry``). Task services read the prompt style here
 (:func:`prompt_style`) without importing the engine.
+
+A registry file may be signed by its operator (Ed25519, ``vigie ops sign-models``): with a public
+key configured (``inference.models_signing_key``) the very bytes that are parsed must carry a valid
+detached signature (``<registry>.sig``), so a swapped registry — another model, another sha256 —
+is refused, not only a swapped weight file. The signature covers everything the registry pins.
 """
 
 from __future__ import annotations
 
+import base64
 import difflib
+import hashlib
 import json
 import re
 import tomllib
@@ -30,11 +37,15 @@ __all__ = [
     "PromptStyle",
     "Registry",
     "RegistryError",
+    "SignatureError",
     "builtin_registry",
     "load_registry",
     "prompt_style",
     "registry_toml",
     "served_spec",
+    "signature_path",
+    "signed_message",
+    "verify_registry_signature",
 ]
 
 #: How a model is prompted: chat messages (instruction model) or a few-shot text (base model).
@@ -120,12 +131,23 @@ class RegistryError(ModelError):
         return " ".join(f"model registry {self.source}{at}: {self.problem} — {self.hint}".split())
 
 
+class SignatureError(RegistryError):
+    """A registry refused for its signature: missing, malformed, by another key, or not valid
+    for the registry's bytes (``reason`` is ``signature``)."""
+
+    def __init__(self, source: str, problem: str, hint: str) -> None:
+        super().__init__(source, None, problem, hint)
+        self.reason = "signature"
+
+
 @dataclass(frozen=True)
 class Registry:
     models: dict[str, ModelSpec]
     default: str
     #: ``built-in`` or ``file:/abs/path.toml``, for messages; not part of equality.
     source: str = field(default=BUILTIN, compare=False)
+    #: The fingerprint of the key whose signature was verified; None when none was asked for.
+    signed_by: str | None = field(default=None, compare=False)
 
     def get(self, name: str) -> ModelSpec:
         try:
@@ -145,23 +167,44 @@ def builtin_registry() -> Registry:
     return _parse(tomllib.loads(BUILTIN_TOML), BUILTIN)
 
 
-def load_registry(path: Path | None = None) -> Registry:
-    """The registry in ``path`` (TOML), or the built-in one; raises RegistryError."""
+def load_registry(path: Path | None = None, signing_key: str | Path | None = None) -> Registry:
+    """The registry in ``path`` (TOML), or the built-in one; raises RegistryError.
+
+    With ``signing_key`` (an Ed25519 public key file, PEM) the file must carry a valid signature
+    by that key over the bytes read (SignatureError otherwise); the built-in registry, which
+    cannot be signed, is then refused too.
+    """
     if path is None:
+        if signing_key:
+            problem = "a signed registry is required (inference.models_signing_key is set)"
+            hint = (
+                "the built-in registry carries no signature: copy ops/models.toml, set "
+                "inference.models_file to the copy and sign it (`vigie ops sign-models`)"
+            )
+            raise SignatureError(BUILTIN, problem, hint)
         return builtin_registry()
     path = Path(path).expanduser().absolute()
     source = f"file:{path}"
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except FileNotFoundError:
         hint = "copy ops/models.toml there or fix inference.models_file"
         raise RegistryError(source, None, "the file does not exist", hint) from None
-    except tomllib.TOMLDecodeError as e:
-        raise RegistryError(source, None, f"invalid TOML: {e}", "fix the syntax there") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except OSError as e:
         hint = "make it a readable UTF-8 TOML file"
         raise RegistryError(source, None, f"cannot read it: {e}", hint) from None
-    return _parse(doc, source)
+    signed_by = None
+    if signing_key:
+        signed_by = verify_registry_signature(path, data, Path(signing_key).expanduser())
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise RegistryError(source, None, f"invalid TOML: {e}", "fix the syntax there") from None
+    except UnicodeDecodeError as e:
+        hint = "make it a readable UTF-8 TOML file"
+        raise RegistryError(source, None, f"cannot read it: {e}", hint) from None
+    registry = _parse(doc, source)
+    return Registry(registry.models, registry.default, source, signed_by)
 
 
 def registry_toml(registry: Registry) -> str:
@@ -235,14 +278,105 @@ def _spec(name: str, table: Any, source: str) -> ModelSpec:
     raise RegistryError(source, f"{at}.{key}", problem, hint, name)
 
 
+# ---------------------------------------------------------------- the registry's signature
+
+#: Signed before the registry's bytes: a signature over a registry is never valid for anything else.
+SIGNED_CONTEXT = b"vigie model registry v1\n"
+SIGNATURE_SUFFIX = ".sig"
+SIGNATURE_HEADER = "vigie-models-signature v1"
+
+
+def signature_path(registry: Path) -> Path:
+    """Where the detached signature of ``registry`` lives: beside it, ``<name>.sig``."""
+    return registry.with_name(registry.name + SIGNATURE_SUFFIX)
+
+
+def signed_message(data: bytes) -> bytes:
+    """What is signed: the context line, then the registry file's bytes, unchanged."""
+    return SIGNED_CONTEXT + data
+
+
+def key_fingerprint(raw_public_key: bytes) -> str:
+    """``ed25519:`` and the first 16 hex digits of the sha256 of the raw 32-byte public key."""
+    return "ed25519:" + hashlib.sha256(raw_public_key).hexdigest()[:16]
+
+
+def render_signature(signature: bytes, fingerprint: str) -> str:
+    """The signature file: a header, the signing key's fingerprint, the signature (base64)."""
+    encoded = base64.b64encode(signature).decode("ascii")
+    return f"{SIGNATURE_HEADER}\nkey {fingerprint}\nsignature {encoded}\n"
+
+
+def parse_signature(text: str) -> tuple[str, bytes]:
+    """(key fingerprint, 64-byte signature) of a signature file; raises ValueError."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    fields = dict(line.split(" ", 1) for line in lines[1:] if " " in line)
+    if not lines or lines[0] != SIGNATURE_HEADER or {"key", "signature"} - set(fields):
+        raise ValueError(f"expected {SIGNATURE_HEADER!r}, a key line and a signature line")
+    signature = base64.b64decode(fields["signature"], validate=True)
+    if len(signature) != 64:
+        raise ValueError(f"an Ed25519 signature has 64 bytes, this one {len(signature)}")
+    return fields["key"], signature
+
+
+def verify_registry_signature(registry: Path, data: bytes, public_key_file: Path) -> str:
+    """The fingerprint of ``public_key_file`` when it signed ``data`` (the bytes of
+    ``registry``); raises SignatureError, naming the file and what to do."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        PublicFormat,
+        load_pem_public_key,
+    )
+
+    source = f"file:{registry}"
+    try:
+        key = load_pem_public_key(public_key_file.read_bytes())
+    except (OSError, ValueError) as e:
+        problem = f"cannot read the signing key {public_key_file}: {e}"
+        hint = "fix inference.models_signing_key: the .pub file of `vigie ops models-key`"
+        raise SignatureError(source, problem, hint) from None
+    if not isinstance(key, Ed25519PublicKey):
+        problem = f"the signing key {public_key_file} is not an Ed25519 public key"
+        hint = "use the .pub file of `vigie ops models-key`"
+        raise SignatureError(source, problem, hint)
+    fingerprint = key_fingerprint(key.public_bytes(Encoding.Raw, PublicFormat.Raw))
+    sig_file = signature_path(registry)
+    sign_it = f"the operator signs it with `vigie ops sign-models --key KEY --registry {registry}`"
+    try:
+        signer, signature = parse_signature(sig_file.read_text(encoding="ascii"))
+    except FileNotFoundError:
+        raise SignatureError(source, f"no signature ({sig_file} is missing)", sign_it) from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        problem = f"unreadable signature {sig_file}: {e}"
+        raise SignatureError(source, problem, sign_it) from None
+    if signer != fingerprint:
+        problem = f"signed by {signer}, but inference.models_signing_key is {fingerprint}"
+        raise SignatureError(source, problem, f"refused; {sign_it} (with the configured key)")
+    try:
+        key.verify(signature, signed_message(data))
+    except InvalidSignature:
+        problem = f"the signature {sig_file} does not match the registry's contents"
+        hint = (
+            "the registry was changed after it was signed (or the signature is another "
+            f"file's): it is refused; if the change is intended, {sign_it}"
+        )
+        raise SignatureError(source, problem, hint) from None
+    return fingerprint
+
+
 # ---------------------------------------------------------------- the served model
 
 
-def served_spec(models_file: str | Path | None, model: str | None) -> ModelSpec:
+def served_spec(
+    models_file: str | Path | None, model: str | None, signing_key: str | Path | None = None
+) -> ModelSpec:
     """The entry of ``model`` in the registry ``models_file`` (the configuration's
     ``inference.models_file`` and ``inference.model``). No ``models_file`` (None or ""): the
-    built-in registry; no ``model``: the registry's default. Raises ModelError."""
-    registry = load_registry(Path(models_file) if models_file else None)
+    built-in registry; no ``model``: the registry's default; ``signing_key``
+    (``inference.models_signing_key``): the registry must be signed by it. Raises ModelError."""
+    registry = load_registry(Path(models_file) if models_file else None, signing_key)
     return registry.get(model) if model else registry.default_model
 
 

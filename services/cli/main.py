@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
     from services.cli import bench, chaos, loadtest, trace
+    from services.cli import eval as eval_cli
 
     for module in (
         serve,
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         bench,
         chaos,
         trace,
+        eval_cli,
     ):
         module.register(sub)
     return parser

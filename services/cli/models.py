@@ -50,9 +50,15 @@ def registry_file(args: argparse.Namespace, loaded: LoadedConfig) -> Path | None
     return Path(configured) if configured else None
 
 
+def signing_key(loaded: LoadedConfig) -> str | None:
+    """``inference.models_signing_key``: the key the registry must be signed by, if any."""
+    key: str | None = getattr(loaded.config.inference, "models_signing_key", None)
+    return key
+
+
 async def cmd_models(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     try:
-        registry = load_registry(registry_file(args, loaded))
+        registry = load_registry(registry_file(args, loaded), signing_key(loaded))
     except ModelError as exc:
         return fail(str(exc))
     data_dir = Path(loaded.config.nats.data_dir)
@@ -91,7 +97,8 @@ async def cmd_models(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     if args.json:
         print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode(), flush=True)
     else:
-        print(f"registry {registry.source}, data dir {data_dir}, {engine_line}")
+        signed = f", signed by {registry.signed_by}" if registry.signed_by else ""
+        print(f"registry {registry.source}{signed}, data dir {data_dir}, {engine_line}")
         print(render_table(rows), flush=True)
     for error in errors:
         print(f"vigie: {error}", file=sys.stderr, flush=True)

@@ -1,4 +1,6 @@
-"""``vigie ops …`` (identities, certificates, server config, provisioning) and ``vigie purge``."""
+"""``vigie ops …`` (identities, certificates, server config, provisioning, and what an air-gapped
+install needs: SBOM, licences, vulnerability audit, the signed model registry) and
+``vigie purge``."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from bus.security.serverconf import (
 from bus.topology import LABELS, build_topology
 from services.cli import lockcheck
 from services.cli.common import add_nats_option, cli_connection, fail, table
+from services.cli.supply import register_supply_chain
 from services.config.load import LoadedConfig
 from services.config.schema import topology_settings
 from services.security import keys
@@ -97,6 +100,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = ops_sub.add_parser("provision", help="create or update the topology (provisioner)")
     add_nats_option(p)
     p.set_defaults(func=cmd_provision)
+
+    register_supply_chain(ops_sub)
 
     p = sub.add_parser("purge", help="remove a label's messages stored before a time")
     p.add_argument("--label", required=True, choices=LABELS)

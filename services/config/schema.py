@@ -264,6 +264,16 @@ class InferenceConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields
             extra={"expect": "a path to a TOML file, or none"},
         ),
     ] = None
+    models_signing_key: Annotated[
+        str | None,
+        Meta(
+            description="Operator's Ed25519 public key (PEM, `vigie ops models-key`): when set, "
+            "the registry (models_file) must carry a valid signature by it "
+            "(`vigie ops sign-models`), else the engine and `vigie models` refuse it; "
+            "unset = the registry is not signature-checked.",
+            extra={"expect": "a path to a PEM public key file, or none"},
+        ),
+    ] = None
     sequence_tokens: Annotated[
         int,
         Meta(

@@ -27,14 +27,15 @@ def scheduler_settings(inf: InferenceConfig) -> SchedulerSettings:
 
 
 async def open_engine(cfg: Config) -> Engine:
-    """Verify the served model's checksum (cached while the file is unchanged), load it."""
+    """Verify the registry's signature (when a key is configured) and the served model's
+    checksum (cached while the file is unchanged), load it."""
     inf = cfg.inference
     if inf.engine == "stand-in":
         from services.inference.standin import StandInEngine
 
         log.warning("inference.engine = stand-in: every answer is a placeholder, no model runs")
         return StandInEngine()
-    spec = served_spec(inf.models_file, inf.model)
+    spec = served_spec(inf.models_file, inf.model, inf.models_signing_key)
     if inf.engine == "exllamav2":
         return await open_exllama_engine(cfg, spec)
     if spec.format != "gguf":

@@ -128,6 +128,23 @@ PURE = [
     "services.ingest.parse",
     "bus.outcomes",
     *(f"{task}.task" for task in TASK_PACKAGES),
+    # The evaluator's scoring (services/evaluation): plain values in, figures out.
+    *(
+        f"services.evaluation.{m}"
+        for m in (
+            "gold",
+            "text",
+            "translation",
+            "entities",
+            "quantities",
+            "summary",
+            "flags",
+            "score",
+            "aggregate",
+            "markdown",
+            "progress",
+        )
+    ),
 ]
 
 
