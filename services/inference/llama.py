@@ -249,7 +249,9 @@ class LlamaCore:
 
     def step(self, active: list[Sequence]) -> None:
         """One token for every sequence past its prompt (in calls of ``decode_group``), then
-        prompt chunks, each sequence in its own call and cut at multiples of ``batch_tokens``.
+        prompt chunks, each sequence in its own call, urgent prompts first, cut at multiples of
+        ``batch_tokens``, at a prefix to keep, and where the step's prompt time runs out
+        (:func:`services.inference.scheduler.plan_prefill`).
 
         Why not one call for everything: llama.cpp splits a batch whose sequences bring
         different token counts into several micro-batches, and its CPU kernels change their
