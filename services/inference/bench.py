@@ -159,7 +159,8 @@ async def sweep(model: Path, args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     ref = await reference(model, args) if args.reference else {}
     for c in args.concurrency:
-        engine = open_engine(model, c, args)
+        # The shipped configuration: the reserve on top of the c sequences (idle here).
+        engine = open_engine(model, c, args, reserved=args.reserved)
         try:
             prompt = FILLER * args.filler  # ~33 tokens each
             warm = [GenerationRequest(request_id="w", prompt=prompt, max_tokens=4)]
