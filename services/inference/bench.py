@@ -412,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     result["decode_group"] = args.decode_group
     result["prefix_holders"] = args.prefix_holders
     result["kv_unified"] = args.kv_unified
+    result["reserved_sequences"] = args.reserved
     result["machine"] = {
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
