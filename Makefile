@@ -122,8 +122,10 @@ bench-loadtest: $(STAMP)
 ## bench-inference: the CPU engine alone (P3, P7, FLASH under load) and through the bus (P1)
 bench-inference: $(STAMP)
 	$(BIN)/python -m services.inference.bench sweep --out bench-results/inference-p3.json
-	$(BIN)/python -m services.inference.bench sweep --decode-group 0 \
-		--out bench-results/inference-p3-throughput.json
+	$(BIN)/python -m services.inference.bench sweep --decode-group 7 \
+		--out bench-results/inference-p3-invariant.json
+	$(BIN)/python -m services.inference.bench prefix --concurrency 16 --filler 16 \
+		--out bench-results/inference-prefix.json
 	$(BIN)/python -m services.inference.bench constrained --concurrency 16 \
 		--out bench-results/inference-p7.json
 	$(BIN)/python -m services.inference.bench flash --concurrency 16 --requests 20 \

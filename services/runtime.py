@@ -153,7 +153,9 @@ async def build_service(
             consumers,
             # The engine's sequences, plus one per consumer: an idle consumer's long-poll holds
             # a slot, and the engine queues the few extra requests by precedence.
-            concurrency=cfg.inference.max_sequences + len(consumers),
+            concurrency=cfg.inference.max_sequences
+            + cfg.inference.reserved_sequences
+            + len(consumers),
             # Routine requests wait in the engine's queue holding their slots: without a reserve
             # they fill the pool under load and a FLASH request is not even fetched until one
             # finishes. Kept for the urgent: the engine's reserved sequences and their long-polls.

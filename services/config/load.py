@@ -214,20 +214,10 @@ def _invalid(key: str, source: str, value: Any, detail: str) -> ConfigError:
 _HORIZON = "the horizon is the long memory behind the stream's short duplicate window"
 _STATE = "collate keeps a report's state at least until its deadline"
 #: (key, other key, why): each key's value must exceed the other's.
-_GREATER = (
-    [("bus.ingest_dedupe_horizon", "bus.feed_duplicate_window", _HORIZON)]
-    + [
-        ("bus.collate_state_max_age", f"collate.deadline_{p}", _STATE)
-        for p in ("flash", "immediate", "priority", "routine")
-    ]
-    + [
-        (
-            "inference.max_sequences",
-            "inference.reserved_sequences",
-            "routine work needs a sequence",
-        ),
-    ]
-)
+_GREATER = [("bus.ingest_dedupe_horizon", "bus.feed_duplicate_window", _HORIZON)] + [
+    ("bus.collate_state_max_age", f"collate.deadline_{p}", _STATE)
+    for p in ("flash", "immediate", "priority", "routine")
+]
 
 
 def _get(cfg: Config, key: str) -> Any:

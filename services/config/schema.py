@@ -284,14 +284,22 @@ class InferenceConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields
         ),
     ] = 2048
     max_sequences: Annotated[
-        int, Meta(ge=1, le=256, description="Requests generated together in one step.")
+        int,
+        Meta(
+            ge=1,
+            le=256,
+            description="Requests generated together in one step, of any precedence (the "
+            "reserved sequences come on top).",
+        ),
     ] = 16
     reserved_sequences: Annotated[
         int,
         Meta(
             ge=0,
-            description="Of max_sequences, kept free for FLASH and IMMEDIATE requests so they "
-            "start at the next step even when routine work fills the engine.",
+            le=64,
+            description="Sequences on top of max_sequences that only FLASH and IMMEDIATE "
+            "requests may use, so they start at the next step even when routine work fills "
+            "the engine (the KV cache is sized for max_sequences + reserved_sequences).",
         ),
     ] = 2
     threads: Annotated[
@@ -310,9 +318,38 @@ class InferenceConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields
             description="Make each output independent of what else the engine runs at the same "
             "time (greedy output is then a function of the request alone); false decodes all "
             "sequences in one call: faster on CPU (see docs/BENCHMARKS.md), but a near-tie can "
-            "resolve differently under load.",
+            "resolve differently under load. When true, the llama.cpp engine spot-checks at "
+            "start that its decode calls give each sequence the logits it gets alone on this "
+            "machine, and refuses to start if not.",
+        ),
+    ] = False
+    prefix_cache: Annotated[
+        bool,
+        Meta(
+            description="llama.cpp engine: keep the computed KV of prompt prefixes that "
+            "prompts share (instructions, examples) and reuse it instead of computing it "
+            "again; false computes every prompt whole.",
         ),
     ] = True
+    prefix_cache_prefixes: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=64,
+            description="llama.cpp engine: distinct prefixes kept at once (each a KV stream of "
+            "sequence_tokens cells); the least recently used is dropped first.",
+        ),
+    ] = 8
+    prefill_step_s: Annotated[
+        float,
+        Meta(
+            gt=0,
+            le=10,
+            description="llama.cpp engine: most seconds of prompt computation in one decode "
+            "step (besides batch_tokens), so a long prompt never stalls the sequences "
+            "decoding, urgent ones first.",
+        ),
+    ] = 0.25
     max_waiting: Annotated[
         int, Meta(ge=1, description="Requests that may wait inside the engine for a slot.")
     ] = 64

@@ -6,6 +6,8 @@
 * ``constrained`` (P7) — the same entity-extraction requests with and without their JSON
   schema, at one concurrency: tokens/s both ways and the share of outputs that parse.
 * ``flash`` — FLASH request latency alone, then while ROUTINE requests keep the engine full.
+* ``prefix`` — prompts sharing a few-shot prefix of ~``--filler`` × 33 tokens, with prefix reuse
+  off then on (fresh engines, same requests): tokens/s both ways and prompt tokens reused.
 * ``requests`` — a JSON-lines file of InferenceRequests run at one concurrency (used by the
   bus comparison, so both sides run the very same requests).
 
@@ -77,21 +79,30 @@ REPORTS = [
 
 
 def open_engine(
-    model: Path, max_sequences: int, args: argparse.Namespace, reserved: int = 0
+    model: Path,
+    max_sequences: int,
+    args: argparse.Namespace,
+    reserved: int = 0,
+    holders: int | None = None,
 ) -> Engine:
+    """``reserved`` sequences on top of ``max_sequences``, as ``inference.reserved_sequences``."""
     from services.inference.llama import LlamaCore, LlamaSettings
 
     scheduler = SchedulerSettings(
-        max_sequences=max_sequences, kv_tokens=max_sequences * 2048, reserved_sequences=reserved
+        max_sequences=max_sequences,
+        kv_tokens=(max_sequences + reserved) * 2048,
+        reserved_sequences=reserved,
     )
     core = LlamaCore(
         LlamaSettings(
             model_path=model,
             model_name="bench",
-            max_sequences=max_sequences,
+            max_sequences=scheduler.total_sequences,
             threads=args.threads,
             sequence_tokens=2048,
             decode_group=args.decode_group or None,
+            prefix_holders=args.prefix_holders if holders is None else holders,
+            kv_unified=args.kv_unified,
         )
     )
     return ThreadedEngine(core, RunnerSettings(scheduler=scheduler, max_waiting=4096))
@@ -148,9 +159,10 @@ async def sweep(model: Path, args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     ref = await reference(model, args) if args.reference else {}
     for c in args.concurrency:
-        engine = open_engine(model, c, args)
+        # The shipped configuration: the reserve on top of the c sequences (idle here).
+        engine = open_engine(model, c, args, reserved=args.reserved)
         try:
-            prompt = FILLER * 4  # ~128 tokens
+            prompt = FILLER * args.filler  # ~33 tokens each
             warm = [GenerationRequest(request_id="w", prompt=prompt, max_tokens=4)]
             await run_all(engine, warm, 1)
             reqs = [
@@ -302,7 +314,55 @@ async def requests_file(model: Path, args: argparse.Namespace) -> dict[str, Any]
     }
 
 
-SCENARIOS = {"sweep": sweep, "constrained": constrained, "flash": flash, "requests": requests_file}
+async def prefix(model: Path, args: argparse.Namespace) -> dict[str, Any]:
+    c = args.concurrency[-1]
+    shared = "Translate each report into French.\n" + "".join(
+        f"Report {i}: {FILLER}\nFrench: {i}.\n" for i in range(args.filler)
+    )
+    reqs = [
+        GenerationRequest(
+            request_id=f"p{i}",
+            prompt=f"{shared}Report: {REPORTS[i % len(REPORTS)]} ({i})\nFrench:",
+            max_tokens=args.gen_tokens,
+            ignore_eos=True,
+        )
+        for i in range(args.requests)
+    ]
+    out: dict[str, Any] = {"concurrency": c, "requests": len(reqs)}
+    texts: dict[str, list[str]] = {}
+    for mode, holders in (("off", 0), ("on", args.prefix_holders or 8)):
+        engine = open_engine(model, c, args, holders=holders)
+        try:
+            warm = [GenerationRequest(request_id="w", prompt="warm", max_tokens=2)]
+            await run_all(engine, warm, 1)
+            results, seconds = await run_all(engine, reqs, c)
+        finally:
+            await engine.aclose()
+        figures = phase_figures(results, seconds)
+        prompt_tokens = sum(r.prompt_tokens for r in results)
+        cached = sum(r.cached_prompt_tokens for r in results)
+        figures.update(
+            prefix_holders=holders,
+            prompt_tokens=prompt_tokens,
+            cached_prompt_tokens=cached,
+            prompt_tokens_per_s=round(prompt_tokens / seconds, 1),
+            hit_rate=round(engine.stats.prefix_hit_rate, 3),
+        )
+        texts[mode] = [r.text for r in results]
+        out[mode] = figures
+        print(json.dumps({mode: figures}), flush=True)
+    out["speedup_e2e"] = round(out["on"]["e2e_tokens_per_s"] / out["off"]["e2e_tokens_per_s"], 3)
+    out["same_outputs"] = sum(a == b for a, b in zip(texts["off"], texts["on"], strict=True))
+    return {"prefix": out}
+
+
+SCENARIOS = {
+    "sweep": sweep,
+    "constrained": constrained,
+    "flash": flash,
+    "requests": requests_file,
+    "prefix": prefix,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -325,9 +385,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--decode-group",
         type=int,
-        default=INVARIANT_DECODE_GROUP,
-        help="sequences per decode call; 0 = all in one (inference.batch_invariant = false)",
+        default=0,
+        help="sequences per decode call; 0 = all in one (inference.batch_invariant = false, "
+        f"the default); {INVARIANT_DECODE_GROUP} = batch-invariant mode",
     )
+    parser.add_argument(
+        "--prefix-holders",
+        type=int,
+        default=0,
+        help="prompt prefixes kept for reuse (inference.prefix_cache_prefixes); 0 = no reuse",
+    )
+    parser.add_argument(
+        "--kv-unified", action="store_true", help="one KV stream for all sequences (measured)"
+    )
+    parser.add_argument("--filler", type=int, default=4, help="prompt length, in ~33 tokens")
     parser.add_argument(
         "--reference", metavar="BIN", help="llama-batched-bench to run in the same run (sweep)"
     )
@@ -339,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
     model = verify_model(builtin_registry().default_model, Path(args.data_dir)).path
     result = asyncio.run(SCENARIOS[args.scenario](model, args))
     result["decode_group"] = args.decode_group
+    result["prefix_holders"] = args.prefix_holders
+    result["kv_unified"] = args.kv_unified
+    result["reserved_sequences"] = args.reserved
     result["machine"] = {
         "cpus": os.cpu_count(),
         "platform": platform.platform(),

@@ -59,6 +59,8 @@ class GenerationResult:
     steps: int = 0
     paused_steps: int = 0
     waited_steps: int = 0
+    #: Of ``prompt_tokens``, those whose KV was reused from an earlier prompt, not computed.
+    cached_prompt_tokens: int = 0
 
 
 @dataclass
@@ -121,6 +123,11 @@ class EngineStats:
     steps: int = 0
     tokens_generated: int = 0
     tokens_prompt: int = 0
+    #: Prompt tokens reused from a kept prefix instead of computed (of ``tokens_prompt``).
+    tokens_prompt_cached: int = 0
+    #: Sequences admitted, and those of them that started from a kept prefix.
+    admitted: int = 0
+    prefix_hits: int = 0
     max_sequences_in_step: int = 0
     paused_sequence_steps: int = 0
     finished: int = 0
@@ -129,6 +136,10 @@ class EngineStats:
     #: Sequences decoded in each step (bounded: the latest ``history`` steps).
     step_sizes: list[int] = field(default_factory=list)
     history: int = 4096
+
+    @property
+    def prefix_hit_rate(self) -> float:
+        return self.prefix_hits / self.admitted if self.admitted else 0.0
 
     def record_step(self, size: int, paused: int) -> None:
         self.steps += 1

@@ -19,9 +19,10 @@ log = logging.getLogger("vigie.inference")
 
 
 def scheduler_settings(inf: InferenceConfig) -> SchedulerSettings:
+    # The reserve comes on top of max_sequences: the KV cache is sized for both.
     return SchedulerSettings(
         max_sequences=inf.max_sequences,
-        kv_tokens=inf.sequence_tokens * inf.max_sequences,
+        kv_tokens=inf.sequence_tokens * (inf.max_sequences + inf.reserved_sequences),
         reserved_sequences=inf.reserved_sequences,
     )
 
@@ -52,12 +53,14 @@ async def open_engine(cfg: Config) -> Engine:
         model_path=verified.path,
         model_name=spec.name,
         sequence_tokens=inf.sequence_tokens,
-        max_sequences=inf.max_sequences,
+        max_sequences=scheduler.total_sequences,
         threads=inf.threads or os.cpu_count() or 1,
         batch_tokens=inf.batch_tokens,
         chat_template=spec.chat_template,
         context_length=spec.context_length,
         decode_group=INVARIANT_DECODE_GROUP if inf.batch_invariant else None,
+        prefix_holders=inf.prefix_cache_prefixes if inf.prefix_cache else 0,
+        prefill_seconds=inf.prefill_step_s,
     )
     # Loading maps the weights and allocates the KV cache: seconds, not for the event loop.
     core = await anyio.to_thread.run_sync(LlamaCore, settings)
@@ -91,7 +94,8 @@ async def open_exllama_engine(cfg: Config, spec: ModelSpec) -> ThreadedEngine:
         model_name=spec.name,
         mode=inf.gpu_mode,
         sequence_tokens=inf.sequence_tokens,
-        max_sequences=inf.max_sequences,
+        # Its cores hold the reserve within max_sequences: give them both.
+        max_sequences=inf.max_sequences + inf.reserved_sequences,
         reserved_sequences=inf.reserved_sequences,
         batch_tokens=inf.batch_tokens,
         cache=inf.gpu_cache,

@@ -6,6 +6,12 @@ request takes its place at the next step. Sampling is greedy and native: logits 
 llama.cpp. A constrained request carries its own grammar sampler; the greedy choice is tried
 against it first (one token), and only when the grammar refuses it does the grammar filter the
 whole vocabulary — that keeps constrained decoding close to unconstrained speed.
+
+Prompt prefixes are computed once (``services.inference.prefix``): each sequence has its own KV
+stream, and a few more streams (*holders*) keep the prefixes prompts share; a new sequence whose
+prompt starts with a held prefix gets a copy of the holder's stream and computes only the rest.
+A whole-stream copy continues exactly as the sequence that computed the prefix would have, also
+for Gemma 3's sliding-window layers, which drop cells older than their window.
 """
 
 from __future__ import annotations
@@ -25,12 +31,15 @@ import llama_cpp
 import numpy as np
 
 from services.inference.engine import EngineError
+from services.inference.prefix import PrefixCache
 from services.inference.runner import Sequence, prepare_request
+from services.inference.scheduler import PrefillLimits, PrefillNeed, plan_prefill
 
 log = logging.getLogger("vigie.engine.llama")
 
 #: Most single-token rows per call for which llama.cpp's CPU kernels give each row the
-#: arithmetic it would have alone (from 8 on they change; the conformance suite checks it).
+#: arithmetic it would have alone (from 8 on they change on the machine it was measured on;
+#: the engine spot-checks it at start, :meth:`LlamaCore.check_invariance`).
 INVARIANT_DECODE_GROUP = 7
 
 #: Next-most-likely tokens tried against a grammar before it filters the whole vocabulary.
@@ -65,13 +74,24 @@ class LlamaSettings:
     context_length: int | None = None
     #: Sequences decoded per llama.cpp call; None = all in one call (faster, but a sequence's
     #: output then depends on its batch mates).
-    decode_group: int | None = INVARIANT_DECODE_GROUP
+    decode_group: int | None = None
+    #: Prompt prefixes kept computed for reuse (KV streams of their own); 0 = no reuse.
+    prefix_holders: int = 8
+    #: Seconds of prompt computation one step may take (besides ``batch_tokens``).
+    prefill_seconds: float = 0.25
+    #: The LoRA adapter applied (None: base weights); part of a cached prefix's key.
+    adapter: str | None = None
+    #: One KV stream shared by all sequences instead of one each (measured, not shipped:
+    #: docs/BENCHMARKS.md).
+    kv_unified: bool = False
 
 
 @dataclass(eq=False)
 class _State:
     seq_id: int = -1
     chain: Any = None  # grammar + greedy, for a constrained request
+    #: Prompt position at which to keep a prefix for later prompts (None: none).
+    keep_at: int | None = None
     grammar: Any = None  # the grammar inside ``chain`` (owned by it)
     decoder: Any = None
 
@@ -103,6 +123,8 @@ class LlamaCore:
         self.model_name = settings.model_name
         self.max_sequences = settings.max_sequences
         self.kv_tokens = settings.sequence_tokens * settings.max_sequences
+        holders = settings.prefix_holders
+        streams = settings.max_sequences + holders
         mparams = llama_cpp.llama_model_default_params()
         invariant = settings.decode_group is not None
         # Repacked weights and fused attention change their arithmetic with the number of rows:
@@ -117,17 +139,18 @@ class LlamaCore:
         self._model = model
         self.context_train = int(llama_cpp.llama_model_n_ctx_train(model))
         cparams = llama_cpp.llama_context_default_params()
-        cparams.n_ctx = settings.sequence_tokens * settings.max_sequences
+        cparams.n_ctx = settings.sequence_tokens * streams
         cparams.n_batch = settings.batch_tokens
         cparams.n_ubatch = settings.batch_tokens
-        cparams.n_seq_max = settings.max_sequences
+        cparams.n_seq_max = streams
         # A call outputs one row per decoding sequence at most: sizing the logits buffer for
         # every token of a micro-batch would cost n_ubatch × vocabulary floats (512 MiB here).
-        cparams.n_outputs_max = settings.max_sequences
+        cparams.n_outputs_max = streams
         cparams.n_threads = settings.threads
         cparams.n_threads_batch = settings.threads
-        # One KV stream per sequence: a sequence's cells sit where they would sit alone.
-        cparams.kv_unified = False
+        # One KV stream per sequence: a sequence's cells sit where they would sit alone, and
+        # each row attends over its own cells only.
+        cparams.kv_unified = settings.kv_unified
         cparams.flash_attn_type = (
             llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
             if invariant
@@ -139,11 +162,13 @@ class LlamaCore:
             llama_cpp.llama_model_free(model)
             raise EngineStartError(
                 f"llama.cpp could not create a context of {settings.sequence_tokens} tokens "
-                f"for each of {settings.max_sequences} sequences",
-                "lower inference.sequence_tokens or inference.max_sequences",
+                f"for each of {settings.max_sequences} sequences and {holders} prefix holders",
+                "lower inference.sequence_tokens, inference.max_sequences or "
+                "inference.prefix_cache_prefixes",
             )
         self._ctx = ctx
         self._vocab = llama_cpp.llama_model_get_vocab(model)
+        self._closed = False
         self._memory = llama_cpp.llama_get_memory(ctx)
         # Room for a prompt chunk or one token of every sequence, whichever is more.
         self._batch = llama_cpp.llama_batch_init(
@@ -163,6 +188,22 @@ class LlamaCore:
             self.context_train,
             settings.context_length or self.context_train,
         )
+        self.prefixes: PrefixCache | None = None
+        if holders > 0:
+            self.prefixes = PrefixCache(
+                range(settings.max_sequences, streams),
+                model=self.model_name,
+                adapter=settings.adapter,
+            )
+        self._steps = 0
+        #: Prompt tokens per second, measured (0 until the first prompt chunk).
+        self._prefill_rate = 0.0
+        if settings.decode_group is not None:
+            try:
+                self.check_invariance(settings.decode_group)
+            except BaseException:
+                self.close()
+                raise
 
     # ------------------------------------------------------------------ Core
 
@@ -194,11 +235,23 @@ class LlamaCore:
         prepared.fill(seq)
 
     def start(self, seq: Sequence) -> None:
-        seq.state.seq_id = heapq.heappop(self._free_ids)
+        seq_id = heapq.heappop(self._free_ids)
+        seq.state.seq_id = seq_id
+        if self.prefixes is None:
+            return
+        match = self.prefixes.lookup(seq.prompt, self._steps)
+        seq.state.keep_at = match.keep_at
+        if match.holder is not None:
+            # A whole-stream copy (applied before the next decode): the sequence continues
+            # from the prefix's end as the sequence that computed it did.
+            llama_cpp.llama_memory_seq_cp(self._memory, match.holder.slot, seq_id, -1, -1)
+            seq.consumed = seq.cached_tokens = len(match.holder.key.tokens)
 
     def step(self, active: list[Sequence]) -> None:
         """One token for every sequence past its prompt (in calls of ``decode_group``), then
-        prompt chunks, each sequence in its own call and cut at multiples of ``batch_tokens``.
+        prompt chunks, each sequence in its own call, urgent prompts first, cut at multiples of
+        ``batch_tokens``, at a prefix to keep, and where the step's prompt time runs out
+        (:func:`services.inference.scheduler.plan_prefill`).
 
         Why not one call for everything: llama.cpp splits a batch whose sequences bring
         different token counts into several micro-batches, and its CPU kernels change their
@@ -221,22 +274,96 @@ class LlamaCore:
             self._decode(len(members))
             for n, seq in enumerate(members):
                 self._sample(seq, n)
-        chunk = self.settings.batch_tokens
-        budget = chunk  # prompt tokens per step: bounds the step time decoding sequences see
-        for seq in active:
-            if seq.consumed >= len(seq.prompt) or seq in decoding:
-                continue
-            if budget <= 0:
-                break
+        self._steps += 1
+        # Prompt chunks, urgent prompts first, bounded by tokens and by time: the step time
+        # decoding sequences see.
+        prefilling = {q.key: q for q in active if q.consumed < len(q.prompt)}
+        limits = PrefillLimits(
+            tokens=self.settings.batch_tokens,
+            seconds=self.settings.prefill_seconds,
+            tokens_per_s=self._prefill_rate,
+        )
+        needs = [
+            PrefillNeed(q.key, q.rank, q.consumed, len(q.prompt), q.state.keep_at)
+            for q in prefilling.values()
+        ]
+        for key, end in plan_prefill(needs, limits, decoding=len(decoding)):
+            seq = prefilling[key]
             start = seq.consumed
-            end = min(len(seq.prompt), (start // chunk + 1) * chunk)
             for n, pos in enumerate(range(start, end)):
                 self._add(n, seq.prompt[pos], pos, seq.state.seq_id, pos == len(seq.prompt) - 1)
+            began = time.perf_counter()
             self._decode(end - start)
-            budget -= end - start
+            self._note_prefill(end - start, time.perf_counter() - began)
             seq.consumed = end
+            if end == seq.state.keep_at:
+                self._keep_prefix(seq)
             if end == len(seq.prompt):
                 self._sample(seq, end - 1 - start)
+
+    def _keep_prefix(self, seq: Sequence) -> None:
+        assert self.prefixes is not None
+        seq.state.keep_at = None
+        holder = self.prefixes.store(seq.prompt[: seq.consumed], self._steps)
+        if holder is not None:
+            # The whole stream: it holds exactly the prefix now (its chunk stopped there).
+            llama_cpp.llama_memory_seq_cp(self._memory, seq.state.seq_id, holder.slot, -1, -1)
+
+    def _note_prefill(self, tokens: int, seconds: float) -> None:
+        if tokens < 16 or seconds <= 0:
+            return  # too short to say anything about the rate
+        rate = tokens / seconds
+        old = self._prefill_rate
+        self._prefill_rate = rate if not old else 0.8 * old + 0.2 * rate
+
+    def check_invariance(self, group: int) -> None:
+        """Spot-check, on this CPU, build and model, that a decode call of ``group`` rows gives
+        each row exactly the logits it gets alone; raises EngineStartError when it does not.
+
+        A few prompts, each decoded alone one token past its end, then all together in one
+        call, as :meth:`step` decodes them: a check of this machine, not a proof for every
+        batch."""
+        rows = min(group, self.max_sequences)
+        if rows < 2:
+            return
+        prompts = [
+            self._tokenize(f"{i}. At 06{i:02d} the patrol reported", first=True, special=False)
+            for i in range(rows)
+        ]
+        alone = []
+        try:
+            nexts = self._prefill_all(prompts)
+            for seq_id, (prompt, token) in enumerate(zip(prompts, nexts, strict=True)):
+                self._add(0, token, len(prompt), seq_id, True)
+                self._decode(1)
+                alone.append(self._logits(0).copy())
+            llama_cpp.llama_memory_clear(self._memory, True)
+            self._prefill_all(prompts)
+            for seq_id, (prompt, token) in enumerate(zip(prompts, nexts, strict=True)):
+                self._add(seq_id, token, len(prompt), seq_id, True)
+            self._decode(rows)
+            differ = [i for i in range(rows) if not np.array_equal(self._logits(i), alone[i])]
+        finally:
+            llama_cpp.llama_memory_clear(self._memory, True)
+        if differ:
+            raise EngineStartError(
+                f"batch invariance spot-check failed: decoding {rows} sequences in one call "
+                f"gave rows {differ} logits different from decoding each alone, with this "
+                "CPU, llama.cpp build and model",
+                "set inference.batch_invariant = false (outputs may then depend on what "
+                "runs alongside), or report the machine so the decode group is lowered",
+            )
+        log.info("batch invariance spot-check passed: %d rows per decode call", rows)
+
+    def _prefill_all(self, prompts: list[list[int]]) -> list[int]:
+        """Each prompt into its own sequence (one call each); the greedy next token of each."""
+        nexts = []
+        for seq_id, prompt in enumerate(prompts):
+            for n, token in enumerate(prompt):
+                self._add(n, token, n, seq_id, n == len(prompt) - 1)
+            self._decode(len(prompt))
+            nexts.append(self._argmax(len(prompt) - 1))
+        return nexts
 
     def _decode(self, n: int) -> None:
         self._batch.n_tokens = n
@@ -257,6 +384,9 @@ class LlamaCore:
             state.chain = state.grammar = None
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         llama_cpp.llama_batch_free(self._batch)
         llama_cpp.llama_free(self._ctx)
         llama_cpp.llama_model_free(self._model)

@@ -62,6 +62,8 @@ class Sequence:
     state: Any = None
     #: Progress, kept by the core.
     consumed: int = 0
+    #: Of ``consumed``, prompt tokens whose KV was reused rather than computed.
+    cached_tokens: int = 0
     generated: list[int] = field(default_factory=list)
     text: str = ""
     finish: FinishReason | None = None
@@ -220,7 +222,7 @@ class ThreadedEngine:
         self._closed = False
         self._error: str | None = None
         self._last_step_s = 0.0
-        self._batches = BatchSpans(self.name, self.model, settings.scheduler.max_sequences)
+        self._batches = BatchSpans(self.name, self.model, settings.scheduler.total_sequences)
         self._thread = threading.Thread(target=self._run, name=f"engine-{self.name}", daemon=True)
         self._thread.start()
 
@@ -280,7 +282,7 @@ class ThreadedEngine:
         s = self.settings.scheduler
         with self._cond:
             return Capacity(
-                max_sequences=s.max_sequences,
+                max_sequences=s.total_sequences,
                 running=len(self._running),
                 paused=self._paused,
                 waiting=len(self._waiting) + sum(1 for k, _ in self._inbox if k == "submit"),
@@ -348,6 +350,10 @@ class ThreadedEngine:
             seq.admitted_step = self.stats.steps
             self._core.start(seq)
             self._running.append(seq)
+            self.stats.admitted += 1
+            if seq.cached_tokens:
+                self.stats.prefix_hits += 1
+                self.stats.tokens_prompt_cached += seq.cached_tokens
         active_keys = set(plan.active)
         active = [q for q in self._running if q.key in active_keys]
         paused = len(self._running) - len(active)
@@ -441,6 +447,7 @@ class ThreadedEngine:
             text=seq.text,
             finish_reason=seq.finish or "cancelled",
             prompt_tokens=len(seq.prompt),
+            cached_prompt_tokens=seq.cached_tokens,
             completion_tokens=len(seq.generated),
             queue_s=admitted - seq.submitted,
             ttft_s=first - seq.submitted,

@@ -152,6 +152,7 @@ class InferenceService:
             model=self._engine.model,
             engine=self._engine.name,
             prompt_tokens=result.prompt_tokens if result else 0,
+            cached_prompt_tokens=result.cached_prompt_tokens if result else 0,
             completion_tokens=result.completion_tokens if result else 0,
             queue_ms=waited_ms + (result.queue_s * 1000 if result else 0.0),
             ttft_ms=waited_ms + (result.ttft_s * 1000 if result else 0.0),

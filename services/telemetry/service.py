@@ -188,6 +188,7 @@ def record_answer(answer: InferenceResult) -> None:
                 "gen_ai.response.model": answer.model or "",
                 "vigie.engine": answer.engine or "",
                 "gen_ai.usage.input_tokens": answer.prompt_tokens,
+                "gen_ai.usage.cache_read_input_tokens": answer.cached_prompt_tokens,
                 "gen_ai.usage.output_tokens": answer.completion_tokens,
                 "gen_ai.response.finish_reasons": [answer.finish_reason or answer.status],
                 "vigie.inference.queue_wait_ms": round(answer.queue_ms, 3),
@@ -287,6 +288,10 @@ def _engine_value(kind: str, engine: Any) -> float:
         return float(stats.tokens_generated)
     if kind == "paused_steps":
         return float(stats.paused_sequence_steps)
+    if kind == "prefix_hit_rate":
+        return float(stats.prefix_hit_rate)
+    if kind == "cached_tokens":
+        return float(stats.tokens_prompt_cached)
     if kind == "tokens_per_second":
         now = time.monotonic()
         then, before = _rate_marks.get(engine, (now, stats.tokens_generated))
@@ -351,6 +356,12 @@ class _ServiceInstruments:
             ("paused", "vigie.engine.paused_sequences", "{sequence}", "Paused sequences"),
             ("waiting", "vigie.engine.waiting", "{request}", "Requests waiting for admission"),
             ("tokens_per_second", "vigie.engine.tokens_per_second", "{token}/s", "Decode rate"),
+            (
+                "prefix_hit_rate",
+                "vigie.engine.prefix_cache.hit_rate",
+                "1",
+                "Share of admitted sequences that started from a kept prompt prefix",
+            ),
         ):
             meter.create_observable_gauge(
                 name, callbacks=[_engine_gauge(kind)], unit=unit, description=what
@@ -360,6 +371,12 @@ class _ServiceInstruments:
             callbacks=[_engine_gauge("tokens")],
             unit="{token}",
             description="Tokens generated",
+        )
+        meter.create_observable_counter(
+            "vigie.engine.prompt_tokens.cached",
+            callbacks=[_engine_gauge("cached_tokens")],
+            unit="{token}",
+            description="Prompt tokens reused from a kept prefix instead of computed",
         )
         meter.create_observable_counter(
             "vigie.engine.paused_sequence_steps",

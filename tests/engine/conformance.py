@@ -199,7 +199,8 @@ class EngineConformance:
             for fut in routine:
                 fut.add_done_callback(note)
             await eventually(lambda: engine.stats.steps >= 4, within=30, interval=0.005)
-            assert engine.capacity().running == 5  # routine fills what it may
+            # Routine fills its whole batch; the reserved sequence sits on top, free.
+            assert engine.capacity().running == 6
             flash = await engine.generate(
                 request("flash", PROMPTS[7] + " urgently", 48, precedence="FLASH")
             )
@@ -207,7 +208,7 @@ class EngineConformance:
             done = await asyncio.gather(*routine)
         assert flash.waited_steps <= 1
         assert flash.paused_steps == 0
-        assert all(r.paused_steps > 0 for r in done[:5])
+        assert all(r.paused_steps > 0 for r in done[:6])
         # Everything that was running or waiting when FLASH arrived finished after it.
         assert finished[0] == "flash", finished
 
@@ -230,8 +231,9 @@ class EngineConformance:
     async def test_capacity_and_health_report_the_engine(self, open_engine: OpenEngine) -> None:
         async with open_engine(max_sequences=4, reserved_sequences=1) as engine:
             cap = engine.capacity()
-            assert (cap.max_sequences, cap.running, cap.waiting) == (4, 0, 0)
-            assert cap.free_sequences == 4
+            # The reserved sequence on top of the 4.
+            assert (cap.max_sequences, cap.running, cap.waiting) == (5, 0, 0)
+            assert cap.free_sequences == 5
             with pytest.raises(EngineError, match="empty"):
                 await engine.generate(request("empty", "", 4))
             health = engine.health()

@@ -66,7 +66,8 @@ async def exllama_engine(
         model_dir=Path(MODEL_DIR),
         model_name="exl2-test",
         sequence_tokens=sequence_tokens,
-        max_sequences=max_sequences,
+        # The core holds the reserve within its max_sequences; the scheduler's is on top.
+        max_sequences=max_sequences + reserved_sequences,
         reserved_sequences=reserved_sequences,
         chat_template=chat_template,
         batch_invariant=batch_invariant,
@@ -75,7 +76,7 @@ async def exllama_engine(
     assert core.mode == MODE
     scheduler = SchedulerSettings(
         max_sequences=max_sequences,
-        kv_tokens=max_sequences * sequence_tokens,
+        kv_tokens=(max_sequences + reserved_sequences) * sequence_tokens,
         reserved_sequences=reserved_sequences,
     )
     engine = ThreadedEngine(core, RunnerSettings(scheduler=scheduler))

@@ -33,10 +33,11 @@ async def llama_engine(
     sequence_tokens: int = 1024,
     chat_template: str | None = None,
     decode_group: int | None = INVARIANT_DECODE_GROUP,
+    prefix_holders: int = 0,
 ) -> AsyncIterator[Engine]:
     scheduler = SchedulerSettings(
         max_sequences=max_sequences,
-        kv_tokens=max_sequences * sequence_tokens,
+        kv_tokens=(max_sequences + reserved_sequences) * sequence_tokens,
         reserved_sequences=reserved_sequences,
     )
     core = LlamaCore(
@@ -44,10 +45,11 @@ async def llama_engine(
             model_path=model,
             model_name="gemma3-270m",
             sequence_tokens=sequence_tokens,
-            max_sequences=max_sequences,
+            max_sequences=scheduler.total_sequences,
             threads=2,
             chat_template=chat_template,
             decode_group=decode_group,
+            prefix_holders=prefix_holders,
         )
     )
     engine = ThreadedEngine(core, RunnerSettings(scheduler=scheduler))

@@ -1,0 +1,160 @@
+"""Which prompt prefixes the engine keeps computed, and which one a new prompt reuses.
+
+The engine knows no task, so it finds shared prefixes itself, by tokens: a new prompt is
+compared with the prefixes held and with the latest prompts seen. When its longest common
+prefix with an earlier prompt is long enough and not held yet, the sequence that computes it
+stops its prompt chunk there once and the engine keeps a copy of its KV cells (a *holder*);
+later prompts that start with a held prefix copy it instead of computing it. Prompts built as
+"instructions + examples + the report" share their instructions and examples this way across
+reports, and tasks or precedences that send the same prefix share it too, with no boundary
+sent by anyone.
+
+Pure bookkeeping (no model here): holders are slots the backend maps to KV storage; a
+bounded pool, the least recently used evicted first. A prefix's key holds the model and the
+adapter (none yet) besides its tokens, so a prefix computed by other weights is never reused.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Shortest prefix worth a holder: copying one costs about what computing a few dozen
+#: prompt tokens does.
+MIN_PREFIX_TOKENS = 32
+#: Latest prompts a new prompt is compared with to find a prefix worth keeping.
+HISTORY = 64
+
+
+@dataclass(frozen=True)
+class PrefixKey:
+    model: str
+    #: The LoRA adapter applied with the model (None: the base weights).
+    adapter: str | None
+    tokens: tuple[int, ...]
+
+
+@dataclass
+class Holder:
+    slot: int
+    key: PrefixKey
+    #: Lookup counter value when it was last reused or stored (LRU order).
+    used: int
+    #: Until this step the holder's KV may still be copied (a copy is applied lazily).
+    pinned_until: int = -1
+
+
+@dataclass(frozen=True)
+class Match:
+    #: Holder to copy (None: compute the prompt from its start).
+    holder: Holder | None
+    #: Position at which to keep a new prefix while computing this prompt (None: none).
+    keep_at: int | None
+
+
+@dataclass
+class PrefixStats:
+    lookups: int = 0
+    hits: int = 0
+    tokens_reused: int = 0
+    stored: int = 0
+    evicted: int = 0
+
+    @property
+    def hit_rate(self) -> float:
+        return self.hits / self.lookups if self.lookups else 0.0
+
+
+def common_prefix(a: np.ndarray, b: np.ndarray) -> int:
+    n = min(len(a), len(b))
+    if n == 0:
+        return 0
+    differ = np.flatnonzero(a[:n] != b[:n])
+    return int(differ[0]) if len(differ) else n
+
+
+class PrefixCache:
+    """Holders over ``slots``; :meth:`lookup` on admission, :meth:`store` when a sequence's
+    prompt reaches its ``keep_at``."""
+
+    def __init__(
+        self,
+        slots: Sequence[int],
+        *,
+        model: str,
+        adapter: str | None = None,
+        min_tokens: int = MIN_PREFIX_TOKENS,
+        history: int = HISTORY,
+    ) -> None:
+        self.model, self.adapter = model, adapter
+        self.min_tokens = min_tokens
+        self._free = list(slots)
+        self.capacity = len(self._free)
+        self._holders: OrderedDict[tuple[int, ...], Holder] = OrderedDict()  # LRU first
+        self._history: deque[np.ndarray] = deque(maxlen=history)
+        self._clock = 0
+        self.stats = PrefixStats()
+
+    def __len__(self) -> int:
+        return len(self._holders)
+
+    def lookup(self, prompt: Sequence[int], step: int) -> Match:
+        """The longest held prefix of ``prompt`` (leaving its last token to compute: its
+        logits give the first output token), and where to keep a longer one."""
+        self._clock += 1
+        self.stats.lookups += 1
+        tokens = np.asarray(prompt, dtype=np.int64)
+        usable = len(tokens) - 1
+        best: Holder | None = None
+        longest_shared = 0
+        for held, holder in self._holders.items():
+            if holder.key.model != self.model or holder.key.adapter != self.adapter:
+                continue
+            shared = common_prefix(tokens, np.asarray(held, dtype=np.int64))
+            longest_shared = max(longest_shared, shared)
+            if shared == len(held) <= usable and (best is None or len(held) > len(best.key.tokens)):
+                best = holder
+        for earlier in self._history:
+            longest_shared = max(longest_shared, common_prefix(tokens, earlier))
+        self._history.append(tokens)
+        reused = len(best.key.tokens) if best is not None else 0
+        if best is not None:
+            self.stats.hits += 1
+            self.stats.tokens_reused += reused
+            best.used = self._clock
+            best.pinned_until = step + 1
+            self._holders.move_to_end(best.key.tokens)
+        keep = min(longest_shared, usable)
+        keep_at = keep if keep >= max(self.min_tokens, reused + self.min_tokens) else None
+        if keep_at is not None and tuple(prompt[:keep_at]) in self._holders:
+            keep_at = None
+        return Match(best, keep_at)
+
+    def store(self, tokens: Sequence[int], step: int) -> Holder | None:
+        """A holder for ``tokens`` (the caller copies their KV into its slot), evicting the
+        least recently used holder not pinned by a copy in flight; None when the prefix is
+        already held or every holder is pinned."""
+        key = tuple(tokens)
+        if key in self._holders:
+            return None
+        if self._free:
+            slot = self._free.pop()
+        else:
+            victim = next((h for h in self._holders.values() if h.pinned_until < step), None)
+            if victim is None:
+                return None
+            del self._holders[victim.key.tokens]
+            self.stats.evicted += 1
+            slot = victim.slot
+        self._clock += 1
+        holder = Holder(slot, PrefixKey(self.model, self.adapter, key), self._clock, step + 1)
+        self._holders[key] = holder
+        self.stats.stored += 1
+        return holder
+
+    def holders(self) -> list[Holder]:
+        """Least recently used first."""
+        return list(self._holders.values())
