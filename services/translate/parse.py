@@ -19,6 +19,7 @@ __all__ = [
     "needs_translation",
     "parse_translation",
     "require_protected",
+    "runs_past_source",
     "translation_check",
 ]
 
@@ -79,8 +80,11 @@ def parse_translation(
         raise OutputInvalid("empty", "the model returned no translation")
     if check_truncated and finish_reason == "length" and not looped:
         # A decoding loop ran into the budget after the answer ended: more tokens would only
-        # repeat it, so the collapsed text is kept. Anything else was cut short.
-        raise OutputInvalid("truncated", "the token budget ended the translation")
+        # repeat it, so the collapsed text is kept. Anything else was cut short — while still
+        # translating, or after writing more than the report holds (then a larger budget
+        # would only let it run on further).
+        overran = source is not None and runs_past_source(text, source)
+        raise OutputInvalid("truncated", "the token budget ended the translation", overran=overran)
     if not any(char.isalpha() for char in text):
         raise OutputInvalid("unparseable", "the output holds no words")
     if source is not None and _repeats_source(text, source, protected):
@@ -88,6 +92,19 @@ def parse_translation(
     if check_protected:
         require_protected(protected, text, source)
     return text
+
+
+#: A translation longer than this many times its source's characters (plus a few for a short
+#: report) says more than the report: French runs about a fifth longer than English, and
+#: Cyrillic and Arabic reports translate to about as many Latin characters as they hold.
+SOURCE_LENGTH_RATIO = 1.5
+SOURCE_LENGTH_SLACK = 40
+
+
+def runs_past_source(translation: str, source: str) -> bool:
+    """Whether ``translation`` is already longer than any translation of ``source`` should be
+    (the model went on writing after the report's last sentence)."""
+    return len(translation) > SOURCE_LENGTH_RATIO * len(source.strip()) + SOURCE_LENGTH_SLACK
 
 
 def require_protected(protected: Sequence[str], translation: str, source: str | None) -> None:
