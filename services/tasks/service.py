@@ -208,6 +208,14 @@ class ModelTaskService:
                 output = await _run(self._logic.fallback, report, output)
         if output.status != "ok":
             usage = discard(usage, answer)
+        annotate(
+            **{
+                "vigie.tokens.prompt_computed": usage.prompt_tokens_computed,
+                "vigie.tokens.prompt_reused": usage.prompt_tokens_reused,
+                "vigie.tokens.generated": usage.generated_tokens,
+                "vigie.tokens.discarded": usage.discarded_tokens,
+            }
+        )
         provenance = self._provenance(job.started_at, answer, job, usage)
         await self._result(d, report, output, provenance)
         return Ack()
