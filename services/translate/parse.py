@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from schemas.v1 import Flag, Quality
 from services.domain.languages import LANGUAGE_NAMES, language_key
-from services.tasks.prompting import REPORT_CLOSE, REPORT_OPEN, OutputInvalid
+from services.tasks.prompting import END_STOP, REPORT_CLOSE, REPORT_OPEN, OutputInvalid
 from services.tasks.text import MAX_FLAG_ITEMS, collapse_repetition, flag_items
 from services.translate.glossary import GlossaryTerm, adherence
 from services.translate.protect import altered, kept_counts
@@ -29,10 +29,11 @@ _LABEL_WORDS = "|".join(
 # A label the model wrote before its answer ("French: …", "Translation:").
 _LEADING_LABEL = re.compile(rf"^\s*(?:{_LABEL_WORDS})\s*:[ \t]*\n?", re.IGNORECASE)
 _PREAMBLE = re.compile(r"^\s*(?:here is|here's|voici)\b[^\n]{0,80}:[ \t]*(?:\n|$)", re.IGNORECASE)
-# Where an echo of the prompt starts: the next example's header, the glossary, the frame.
+# Where an echo of the prompt starts: the next example's header, the glossary, the frame —
+# or where the answer ended, for an engine that does not stop on strings.
 _ECHO = re.compile(
     rf"\n[ \t]*(?:(?:{_LABEL_WORDS})[ \t]*:|(?:Glossary|Copy exactly)\b[^\n]{{0,40}}:)"
-    rf"|{re.escape(REPORT_OPEN)}|{re.escape(REPORT_CLOSE)}",
+    rf"|{re.escape(REPORT_OPEN)}|{re.escape(REPORT_CLOSE)}|{re.escape(END_STOP)}",
     re.IGNORECASE,
 )
 _FENCE = re.compile(r"^```[^\n]*\n?|\n?```\s*$")
@@ -75,12 +76,13 @@ def parse_translation(
     token budget cut short is ``truncated`` unless ``check_truncated`` is false (the final
     attempt keeps it, flagged).
     """
-    text, looped = _clean(raw)
+    text, ended = _clean(raw)
     if not text:
         raise OutputInvalid("empty", "the model returned no translation")
-    if check_truncated and finish_reason == "length" and not looped:
-        # A decoding loop ran into the budget after the answer ended: more tokens would only
-        # repeat it, so the collapsed text is kept. Anything else was cut short — while still
+    if check_truncated and finish_reason == "length" and not ended:
+        # An answer whose end shows (a decoding loop, an echo of the prompt, the end marker)
+        # ran into the budget after it ended: more tokens would only run on, so the text up
+        # to there is kept. Anything else was cut short — while still
         # translating, or after writing more than the report holds (then a larger budget
         # would only let it run on further).
         overran = source is not None and runs_past_source(text, source)
@@ -169,6 +171,8 @@ def translation_check(
 
 
 def _clean(raw: str) -> tuple[str, bool]:
+    """The answer, and whether its end shows (an echo of the prompt or the end marker after it,
+    or a decoding loop)."""
     text = unicodedata.normalize("NFC", raw).strip()
     text = _FENCE.sub("", text).strip()
     if text.startswith(REPORT_OPEN):
@@ -180,7 +184,7 @@ def _clean(raw: str) -> tuple[str, bool]:
     if echo is not None:
         text = text[: echo.start()]
     text, looped = collapse_repetition(text.strip())
-    return text.strip(), looped
+    return text.strip(), looped or echo is not None
 
 
 def _repeats_source(text: str, source: str, protected: Sequence[str]) -> bool:

@@ -70,6 +70,11 @@ def test_the_marker_does_not_occur_in_what_a_translation_or_summary_may_say() ->
         assert END_STOP not in frame_report(text)[len(REPORT_OPEN) :]
 
 
+def test_an_engine_that_does_not_stop_on_strings_still_gets_the_answer_alone() -> None:
+    raw = f" {FR}\n{END_MARKER}\n\nEnglish:\n{REPORT_OPEN}\nTanks seen."
+    assert parse_translation(raw, "length", protected=(), source=EN) == FR
+
+
 def test_one_line_answers_end_at_their_line() -> None:
     # A summary and a JSON answer are one line: the newline is their end marker (a compact
     # JSON line cannot hold a raw newline).
