@@ -320,7 +320,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="loadtest.tasks_throughput_bench", description=__doc__)
-    parser.add_argument("--inflight", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument(
+        "--inflight", type=int, nargs="*", default=[1, 4, 16], help="levels; none: FLASH only"
+    )
     parser.add_argument("--reports", type=int, default=len(FIXTURES))
     parser.add_argument(
         "--flash", type=int, default=0, help="FLASH reports alone, one at a time, at the end"
