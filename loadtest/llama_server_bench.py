@@ -14,8 +14,10 @@ Two workloads, each on both sides in the same run:
 * ``reports`` — ``--requests`` report prompts of ``--prompt-tokens`` tokens each (fixture reports,
   cut to length with llama-server's own tokenizer), prompt caching off on llama-server;
 * ``shared-prefix`` — the same reports, each after one shared few-shot prefix of
-  ``--prefix-tokens`` tokens; llama-server's prompt cache on (``cache_prompt``), the prompt
-  tokens it reused read from its answers (``timings.cache_n``), Vigie's from
+  ``--prefix-tokens`` tokens; llama-server's prompt cache on (``cache_prompt``, and
+  ``--swa-full``: on Gemma 3, a sliding-window model, llama-server with its default SWA cache
+  was seen to reuse no prompt token of a shared prefix, with ``--swa-full`` the whole prefix),
+  the prompt tokens it reused read from its answers (``timings.cache_n``), Vigie's from
   ``InferenceResult.cached_prompt_tokens``.
 
 Per side: generated tokens/s over the workload's wall time, request latency p50/p95, prompt and
@@ -110,7 +112,7 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def llama_server(
-    binary: Path, model: Path, args: argparse.Namespace, log: Path
+    binary: Path, model: Path, args: argparse.Namespace, log: Path, extra: Sequence[str] = ()
 ) -> AsyncIterator[tuple[int, list[str]]]:
     """A running llama-server: its port and its command line."""
     port = free_port()
@@ -118,7 +120,7 @@ async def llama_server(
     argv = [
         str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
         "-np", str(args.parallel), "-cb", "-t", str(args.threads), "-c", str(context),
-        "--no-webui",
+        "--no-webui", *extra,
     ]  # fmt: skip
     with log.open("ab") as out:
         proc = await asyncio.create_subprocess_exec(
@@ -345,9 +347,11 @@ def compare(vigie: dict[str, Any], server: dict[str, Any]) -> dict[str, Any]:
 async def main_async(args: argparse.Namespace, binary: Path) -> dict[str, Any]:
     model = await model_path(args)
     results: dict[str, Any] = {}
+    commands: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory(prefix="vigie-llama-server-") as tmp_dir:
         tmp = Path(tmp_dir)
-        workloads: dict[str, tuple[list[str], bool]] = {}
+        # name → (prompts, llama-server's prompt cache on, its extra flags)
+        workloads: dict[str, tuple[list[str], bool, list[str]]] = {}
         server_side: dict[str, dict[str, Any]] = {}
         async with llama_server(binary, model, args, tmp / "llama-server.log") as (port, argv):
 
@@ -357,25 +361,30 @@ async def main_async(args: argparse.Namespace, binary: Path) -> dict[str, Any]:
 
             reports = await report_prompts(args.requests, args.prompt_tokens, count)
             if "reports" in args.workload:
-                workloads["reports"] = (reports, False)
+                workloads["reports"] = (reports, False, [])
             if "shared-prefix" in args.workload:
                 prefix = await shared_prefix(args.prefix_tokens, count)
-                workloads["shared-prefix"] = ([prefix + r for r in reports], True)
-            for name, (prompts, cache) in workloads.items():
-                server_side[name] = await run_server(port, prompts, args, cache)
-                print(f"{name} llama-server: {server_side[name]['tokens_per_s']} tok/s",
-                      file=sys.stderr, flush=True)  # fmt: skip
+                extra = args.prefix_server_args.split()
+                workloads["shared-prefix"] = ([prefix + r for r in reports], True, extra)
             prompt_sizes = {
                 name: [await count(p) for p in prompts[:4]]
-                for name, (prompts, _) in workloads.items()
+                for name, (prompts, _, _) in workloads.items()
             }
+        for name, (prompts, cache, extra) in workloads.items():
+            log = tmp / f"llama-server-{name}.log"
+            async with llama_server(binary, model, args, log, extra) as (port, argv):
+                commands[name] = ["llama-server", *argv]
+                server_side[name] = await run_server(port, prompts, args, cache)
+            print(f"{name} llama-server: {server_side[name]['tokens_per_s']} tok/s",
+                  file=sys.stderr, flush=True)  # fmt: skip
         async with vigie_inference(args, tmp) as client:
-            for name, (prompts, _) in workloads.items():
+            for name, (prompts, _, _) in workloads.items():
                 vigie = await run_vigie(client, prompts, args, f"{name}-{time.time_ns()}")
                 print(f"{name} vigie: {vigie['tokens_per_s']} tok/s", file=sys.stderr, flush=True)
                 server = server_side[name]
                 results[name] = {
                     "prompt_tokens_first_four": prompt_sizes[name],
+                    "llama_server_command": commands[name],
                     "ratios": compare(vigie, server),
                     "vigie": vigie,
                     "llama_server": server,
@@ -383,7 +392,6 @@ async def main_async(args: argparse.Namespace, binary: Path) -> dict[str, Any]:
     return {
         "benchmark": "Vigie through the bus vs llama-server, same model and prompts",
         "order": "llama-server (every workload), then Vigie (every workload), one run",
-        "llama_server_command": ["llama-server", *argv],
         "vigie": "vigie run inference, shipped settings; inference.threads="
         f"{args.threads}; sync_interval always",
         "model": str(model),
@@ -414,6 +422,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt-tokens", type=int, default=144)
     parser.add_argument("--prefix-tokens", type=int, default=400)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--prefix-server-args",
+        default="--swa-full",
+        help="llama-server's extra flags for the shared-prefix workload (default --swa-full: "
+        "without it llama-server reuses no prompt prefix of a sliding-window model like Gemma 3)",
+    )
     parser.add_argument("--data-dir", default=".vigie")
     parser.add_argument("--out", default="bench-results/llama-server.json")
     args = parser.parse_args(argv)
