@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: demo test lock lock-upgrade lock-check lint typecheck unit contract dockerlint bench bench-inference bench-tasks clean \
-	bench-overhead bench-precedence bench-p1-tasks bench-loadtest wheelhouse wheelhouse-check licences sbom audit
+	bench-overhead bench-precedence bench-p1-tasks bench-loadtest bench-server bench-flash wheelhouse wheelhouse-check licences sbom audit
 
 LOCK_DIR := ops/lock
 # Every install is from a lock of what was tested (exact versions, sha256 hashes, no other
@@ -131,6 +131,22 @@ bench-inference: $(STAMP)
 	$(BIN)/python -m services.inference.bench flash --concurrency 16 --requests 20 \
 		--out bench-results/inference-flash.json
 	$(BIN)/python -m loadtest.inference_bench --out bench-results/inference-p1.json
+
+## bench-server: the CPU engine through the bus vs llama-server (built offline from the llama.cpp
+## that llama-cpp-python vendors: LLAMA_SDIST, default the wheelhouse's), two workloads
+LLAMA_SDIST ?= $(firstword $(wildcard $(WHEELHOUSE)/llama_cpp_python-*.tar.gz))
+bench-server: $(STAMP)
+	$(BIN)/python -m loadtest.llama_build $(if $(LLAMA_SDIST),--sdist $(LLAMA_SDIST)) \
+		--out .vigie/llama-server-build
+	$(BIN)/vigie bench server --server .vigie/llama-server-build/build/bin/llama-server \
+		--out bench-results/llama-server.json
+
+## bench-flash: FLASH reports alone (publish → complete event) and the tasks at 1/4/16 in flight,
+## today's behaviour (BASELINE settings) against the shipped defaults, in one run
+BASELINE ?= VIGIE_INFERENCE__BATCH_INVARIANT=true
+bench-flash: $(STAMP)
+	$(BIN)/vigie bench throughput --inflight 1 4 16 --flash 20 \
+		--variant "baseline:$(BASELINE)" --variant shipped: --out bench-results/tasks-flash.json
 
 clean:
 	rm -rf $(VENV) .vigie .mypy_cache .ruff_cache .pytest_cache

@@ -9,9 +9,17 @@ level: reports/s, and p50/p99 latency of each task (ingest to the task's answer,
 event's provenance) and of the whole report (publish to its complete event). Over all events:
 glossary adherence (source glossary terms whose required French term appears), protected tokens
 kept, and the grounded-entity rate (model entities located in the text / proposed); statuses
-per task. Usage::
+and flags per task; the tokens each report cost (its event's ``usage``: prompt tokens computed
+and reused, generated, discarded). Then ``--flash`` FLASH reports alone, one at a time:
+publish → complete event, p50/p99.
 
-    python -m loadtest.tasks_throughput_bench [--inflight 1 4 16] [--reports 20] [--out FILE]
+Each ``--variant NAME:VIGIE_KEY=VALUE,…`` runs all of it on a stack of its own with those
+settings over the shipped ones (``NAME:`` alone: the shipped defaults), one variant after the
+other in the same run, and the result gives each variant's reports/s over the first's at each
+level — e.g. today's behaviour as the baseline against the new defaults. Usage::
+
+    python -m loadtest.tasks_throughput_bench [--inflight 1 4 16] [--reports 20] [--flash 20] \
+        [--variant baseline:VIGIE_INFERENCE__BATCH_INVARIANT=true --variant shipped:] [--out FILE]
 """
 
 from __future__ import annotations
@@ -34,7 +42,10 @@ from loadtest.fixtures import FIXTURES
 from loadtest.results import machine, write_result
 from loadtest.stack import deployment_tasks, pipeline_services, provision_topology
 from schemas import headers as H
-from schemas.v1 import EnrichedEvent, enriched_decoder
+from schemas.v1 import EnrichedEvent, TokenUsage, enriched_decoder
+
+#: The per-report token counts of an event's ``usage``.
+USAGE_FIELDS = tuple(TokenUsage.__struct_fields__)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -73,8 +84,37 @@ class Run:
             self.changed.set()
 
 
+def ms(v: float | None) -> float | None:
+    return None if v is None else round(v * 1000, 1)
+
+
+def token_counts(events: list[EnrichedEvent]) -> dict[str, Any]:
+    """Per report: the mean and the median of each count of the events' ``usage``, and the
+    share of prompt tokens reused."""
+    usages = [e.usage or TokenUsage() for e in events]
+    counts: dict[str, Any] = {}
+    for name in USAGE_FIELDS:
+        values = [float(getattr(u, name)) for u in usages]
+        mean = sum(values) / len(values) if values else None
+        counts[name] = {
+            "mean": None if mean is None else round(mean, 1),
+            "p50": percentile(values, 0.5),
+        }
+    reused = sum(u.prompt_tokens_reused for u in usages)
+    prompt = reused + sum(u.prompt_tokens_computed for u in usages)
+    counts["prompt_reused_share"] = round(reused / prompt, 3) if prompt else None
+    counts["reports_without_usage"] = sum(e.usage is None for e in events)
+    return counts
+
+
 async def one_level(
-    js: Any, run: Run, inflight: int, reports: int, tag: str, tasks: tuple[str, ...] = ()
+    js: Any,
+    run: Run,
+    inflight: int,
+    reports: int,
+    tag: str,
+    tasks: tuple[str, ...] = (),
+    precedence: str | None = None,
 ) -> dict[str, Any]:
     """``reports`` reports, ``inflight`` at a time; latency per task for ``tasks`` and for every
     other task the events name."""
@@ -86,11 +126,12 @@ async def one_level(
         while pending and len(in_flight) < inflight:
             i, msg_id = pending.pop(0)
             fixture = FIXTURES[i % len(FIXTURES)]
+            headers = {H.MSG_ID: msg_id}
+            if precedence is not None:
+                headers[H.PRECEDENCE] = precedence
             run.published[msg_id] = time.monotonic()
             await js.publish(
-                f"feeds.np.report.bench-{fixture.language}",
-                fixture.text.encode(),
-                headers={H.MSG_ID: msg_id},
+                f"feeds.np.report.bench-{fixture.language}", fixture.text.encode(), headers=headers
             )
             in_flight.add(msg_id)
         run.changed.clear()
@@ -105,10 +146,6 @@ async def one_level(
     for event in events:
         for task, s in task_latencies(event).items():
             per_task.setdefault(task, []).append(s)
-
-    def ms(v: float | None) -> float | None:
-        return None if v is None else round(v * 1000, 1)
-
     return {
         "inflight": inflight,
         "reports": reports,
@@ -119,6 +156,7 @@ async def one_level(
             t: {"p50": ms(percentile(v, 0.5)), "p99": ms(percentile(v, 0.99))}
             for t, v in per_task.items()
         },
+        "tokens_per_report": token_counts(events),
         "events": events,
     }
 
@@ -167,7 +205,26 @@ def quality(events: list[EnrichedEvent], tasks: tuple[str, ...] = ()) -> dict[st
     }
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """``NAME:VIGIE_KEY=VALUE,…`` → (name, settings); ``NAME:`` or ``NAME``: no settings."""
+    name, _, rest = text.partition(":")
+    settings: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.startswith("VIGIE_") or "__" not in key:
+            raise argparse.ArgumentTypeError(
+                f"{item!r}: a setting is VIGIE_SECTION__KEY=VALUE (see `vigie config`)"
+            )
+        settings[key] = value
+    if not name:
+        raise argparse.ArgumentTypeError(f"{text!r}: a variant needs a name (NAME:SETTINGS)")
+    return name, settings
+
+
+async def run_variant(
+    name: str, settings: dict[str, str], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Every level and the FLASH phase on a fresh stack with ``settings`` over the defaults."""
     with tempfile.TemporaryDirectory(prefix="vigie-tasks-") as tmp:
         async with EmbeddedNats(data_dir=Path(tmp) / "nats", sync_interval="always") as server:
             env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")}
@@ -178,6 +235,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 VIGIE_NATS__DATA_DIR=args.data_dir,
                 VIGIE_INFERENCE__THREADS=str(args.threads),
             )
+            env.update(settings)
             tasks = await deployment_tasks(env)
             await provision_topology(server.url, env)
             nc = await nats.connect(server.url)
@@ -202,11 +260,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     level = await one_level(js, run, n, args.reports, tag, tasks)
                     levels.append(level)
                     print(
-                        f"inflight {n}: {level['reports_per_s']} reports/s, "
+                        f"{name} inflight {n}: {level['reports_per_s']} reports/s, "
                         f"report p50 {level['report_ms']['p50']} ms",
                         file=sys.stderr,
                         flush=True,
                     )
+                flash = None
+                if args.flash:
+                    tag = f"flash-{time.time_ns()}"
+                    flash = await one_level(js, run, 1, args.flash, tag, tasks, "FLASH")
+                    print(f"{name} FLASH alone: {flash['report_ms']}", file=sys.stderr, flush=True)
             finally:
                 for proc in procs:
                     proc.send_signal(signal.SIGTERM)
@@ -214,12 +277,41 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     await proc.wait()
                 await nc.close()
     events = [e for level in levels for e in level.pop("events")]
-    return {
-        "benchmark": "the model tasks through the pipeline, default model",
+    result: dict[str, Any] = {
+        "variant": name,
+        "settings": settings,
         "tasks": list(tasks),
         "levels": levels,
         "quality": quality(events, tasks),
+    }
+    if flash is not None:
+        flash_events = flash.pop("events")
+        result["flash_alone"] = {
+            "reports": flash["reports"],
+            "report_ms": flash["report_ms"],
+            "task_ms": flash["task_ms"],
+            "tokens_per_report": flash["tokens_per_report"],
+            "statuses": quality(flash_events, tasks)["statuses"],
+        }
+    return result
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    variants = [await run_variant(name, settings, args) for name, settings in args.variant]
+    first = variants[0]
+    ratios = {
+        v["variant"]: {
+            str(level["inflight"]): round(level["reports_per_s"] / base["reports_per_s"], 3)
+            for level, base in zip(v["levels"], first["levels"], strict=True)
+        }
+        for v in variants[1:]
+    }
+    return {
+        "benchmark": "the model tasks through the pipeline, default model",
+        "variants": variants,
+        "reports_per_s_over_" + first["variant"]: ratios,
         "fixtures": len(FIXTURES),
+        "reports_per_level": args.reports,
         "machine": machine(),
         "threads": args.threads,
         "sync_interval": "always",
@@ -228,12 +320,25 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="loadtest.tasks_throughput_bench", description=__doc__)
-    parser.add_argument("--inflight", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument(
+        "--inflight", type=int, nargs="*", default=[1, 4, 16], help="levels; none: FLASH only"
+    )
     parser.add_argument("--reports", type=int, default=len(FIXTURES))
+    parser.add_argument(
+        "--flash", type=int, default=0, help="FLASH reports alone, one at a time, at the end"
+    )
+    parser.add_argument(
+        "--variant",
+        type=parse_variant,
+        action="append",
+        metavar="NAME:VIGIE_KEY=VALUE,…",
+        help="settings over the shipped ones; repeat to compare (default: shipped:)",
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--data-dir", default=".vigie")
     parser.add_argument("--out", default="bench-results/tasks.json")
     args = parser.parse_args(argv)
+    args.variant = args.variant or [("shipped", {})]
     result = asyncio.run(main_async(args))
     write_result(args.out, result)
     return 0

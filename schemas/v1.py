@@ -27,10 +27,11 @@ from msgspec import Meta, Struct
 _T = TypeVar("_T")
 
 SCHEMA_MAJOR = 1
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 #: 1.1: task outputs (text, quality, flags), per-task provenance details, report flags.
 #: 1.2: task names and flag codes are open tokens; a task's own typed output (``output`` of the
 #: result, ``outputs`` of the event); the engine's cached prompt tokens.
+#: 1.3: token usage over every attempt (``usage`` of a task's provenance and of the event).
 
 Label = Literal["np", "dr", "s", "ts"]
 #: Protection levels, lowest first: a derived product carries the highest of its inputs.
@@ -174,6 +175,26 @@ class Entity(_Wire, frozen=True):
     source: Literal["pattern", "model"] = "pattern"
 
 
+class TokenUsage(_Wire, frozen=True):
+    """What model work cost, in tokens, over every attempt (a retry counts too)."""
+
+    #: Prompt tokens the engine computed, and those whose KV it reused from a cached prefix.
+    prompt_tokens_computed: Count = 0
+    prompt_tokens_reused: Count = 0
+    generated_tokens: Count = 0
+    #: Of ``generated_tokens``, those of outputs that were not kept: attempts refused and
+    #: retried (a truncated output among them), outputs that failed every check.
+    discarded_tokens: Count = 0
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            prompt_tokens_computed=self.prompt_tokens_computed + other.prompt_tokens_computed,
+            prompt_tokens_reused=self.prompt_tokens_reused + other.prompt_tokens_reused,
+            generated_tokens=self.generated_tokens + other.generated_tokens,
+            discarded_tokens=self.discarded_tokens + other.discarded_tokens,
+        )
+
+
 class Provenance(_Wire, frozen=True):
     """Which component produced a part of the event, in which version, and when.
 
@@ -196,6 +217,8 @@ class Provenance(_Wire, frozen=True):
     queue_ms: Millis = 0.0
     ttft_ms: Millis = 0.0
     generation_ms: Millis = 0.0
+    #: Tokens over every attempt (``prompt_tokens``/``completion_tokens``: the last one's).
+    usage: TokenUsage | None = None
 
 
 FlagCode = Annotated[
@@ -447,6 +470,8 @@ class EnrichedEvent(_Wire, frozen=True):
     flags: list[Flag] = []
     #: Task name → that task's own typed output (tasks whose registry row fills ``outputs``).
     outputs: dict[TaskName, dict[str, Any]] = {}
+    #: The tokens the report's tasks cost, summed over tasks and attempts.
+    usage: TokenUsage | None = None
 
 
 class DeadLetter(_Wire, frozen=True):

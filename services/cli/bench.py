@@ -1,4 +1,4 @@
-"""`vigie bench tasks|overhead|precedence`: the benchmark suite (modules in ``loadtest/``).
+"""`vigie bench NAME`: the benchmark suite (modules in ``loadtest/``).
 
 Each benchmark runs as its own process (``python -m loadtest.<what>_bench …``, the options after
 the name passed on) and writes a JSON result file (``--out``, default under bench-results/).
@@ -23,13 +23,18 @@ BENCHES = {
                  "a plain relay on the same server (saturation, p50/p99 at half)"),
     "precedence": ("loadtest.precedence_bench", "P5: FLASH p99 with ROUTINE at 2x capacity vs "
                    "FLASH alone (real engine)"),
+    "throughput": ("loadtest.tasks_throughput_bench", "the model tasks at 1/4/16 reports in "
+                   "flight, tokens per report, FLASH alone; variants of settings compared"),
+    "server": ("loadtest.llama_server_bench", "the engine through the bus vs llama-server, "
+               "same prompts (real engine)"),
 }  # fmt: skip
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser(
         "bench",
-        help="benchmarks: tasks (P1), overhead (bus, stand-in engine), precedence (P5)",
+        help="benchmarks: tasks (P1), throughput (tasks, FLASH), overhead (bus, stand-in "
+        "engine), precedence (P5), server (vs llama-server)",
         description="Runs one benchmark; `vigie bench NAME --help` lists its options.",
     )
     p.add_argument("name", choices=sorted(BENCHES), help="; ".join(

@@ -23,6 +23,7 @@ from schemas.v1 import (
     Entity,
     Flag,
     TaskOutcome,
+    TokenUsage,
     dead_letter_decoder,
     enriched_decoder,
 )
@@ -111,7 +112,18 @@ def format_enriched(subject: str, event: EnrichedEvent) -> str:
     models = sorted({f"{p.model} ({p.engine})" for p in event.provenance if p.model})
     if models:
         lines.append("  model   " + ", ".join(models))
+    if event.usage is not None:
+        lines.append(f"  tokens  {format_usage(event.usage)}")
     return "\n".join(lines)
+
+
+def format_usage(usage: TokenUsage) -> str:
+    """What a report's model work cost: prompt tokens computed and reused, generated, and of
+    those discarded (attempts refused, outputs not kept)."""
+    return (
+        f"prompt {usage.prompt_tokens_computed} computed + {usage.prompt_tokens_reused} reused, "
+        f"generated {usage.generated_tokens} ({usage.discarded_tokens} discarded)"
+    )
 
 
 def _format_outcome(outcome: TaskOutcome) -> str:

@@ -142,6 +142,7 @@ def build_event(
     # A failed or expired task's output is what it knew without the model (its fallback), kept
     # as extract's pattern entities are; its outcome and flags say how far to trust it.
     outputs = {r.task: r.output for r in filled.get("outputs", ()) if r.output}
+    usages = [r.provenance.usage for r in included if r.provenance and r.provenance.usage]
     provenance.append(Provenance(stage="collate", version=VERSION, started_at=now, finished_at=now))
     return EnrichedEvent(
         report_id=report.report_id,
@@ -168,6 +169,7 @@ def build_event(
         translation=_text_of(translation),
         summary=_text_of(summary),
         target_language=_language_of(translation) or _language_of(summary),
+        usage=sum(usages[1:], usages[0]) if usages else None,
         flags=flags,
         outputs=outputs,
     )

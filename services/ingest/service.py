@@ -144,23 +144,28 @@ class IngestService:
         )
         payload = json_encoder.encode(report)
         headers = {H.TRACEPARENT: trace.traceparent}
-        # Collate learns what to wait for before any task can answer.
-        await self._publisher.publish(
-            collate_subject(d.label, accepted.precedence),
-            payload,
-            msg_id=f"{report_id}:ingested",
-            headers=headers,
-        )
+        # Collate's copy and the tasks' in one round trip of PubAcks: the tasks start at once.
+        # Collate keeps a result that comes before its report (it waits for the report to
+        # know what else to wait for), and a failure here redelivers the input, which
+        # publishes all of them again under the same dedupe ids.
         await publish_all(
             self._publisher,
             [
                 Outgoing(
-                    work_subject(d.label, task, accepted.precedence),
+                    collate_subject(d.label, accepted.precedence),
                     payload,
-                    f"{report_id}:work:{task}",
+                    f"{report_id}:ingested",
                     headers,
-                )
-                for task in self.settings.tasks
+                ),
+                *(
+                    Outgoing(
+                        work_subject(d.label, task, accepted.precedence),
+                        payload,
+                        f"{report_id}:work:{task}",
+                        headers,
+                    )
+                    for task in self.settings.tasks
+                ),
             ],
         )
         self.stats.accepted += 1

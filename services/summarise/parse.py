@@ -56,7 +56,8 @@ def parse_summary(raw: str, finish_reason: str | None, *, max_words: int) -> str
     if not text or not any(char.isalnum() for char in text):
         raise OutputInvalid("empty", "the model returned no summary")
     if finish_reason == "length" and not looped:
-        raise OutputInvalid("truncated", "the token budget ended the summary")
+        # The budget holds the word limit with room to spare: a summary it cut ran on past it.
+        raise OutputInvalid("truncated", "the token budget ended the summary", overran=True)
     words = word_count(text)
     if over_limit(words, max_words):
         raise OutputInvalid("too_long", f"{words} words, at most {max_words} allowed")

@@ -58,6 +58,9 @@ class OutputInvalid(Exception):
     detail: str
     items: tuple[str, ...] = field(default=())
     recoverable: bool = True
+    #: ``truncated`` only: the budget was spent past where the answer should have ended (text
+    #: the report does not call for, a loop): a larger budget would be spent the same way.
+    overran: bool = False
 
     def __str__(self) -> str:
         return f"{self.problem}: {self.detail}"
@@ -71,6 +74,8 @@ class Retry:
     problem: Problem
     items: tuple[str, ...] = ()
     previous_max_tokens: int = 0
+    #: The previous output ran past its answer's end into the budget (``OutputInvalid.overran``).
+    overran: bool = False
 
 
 def retry_language(retry: Retry | None) -> str:
@@ -81,14 +86,24 @@ def retry_language(retry: Retry | None) -> str:
 
 
 def retry_budget(retry: Retry | None, base: int, ceiling: int) -> int:
-    """The token budget of an attempt: doubled (up to ``ceiling``) after a truncated output."""
-    if retry is not None and retry.problem == "truncated":
+    """The token budget of an attempt: doubled (up to ``ceiling``) after an output the budget
+    cut short while it was still answering; the same after one that ran past its answer's end
+    (``overran``): with greedy decoding a doubled budget would be spent running on further."""
+    if retry is not None and retry.problem == "truncated" and not retry.overran:
         return min(ceiling, max(base, retry.previous_max_tokens) * 2)
     return base
 
 
 REPORT_OPEN = "<<<REPORT"
 REPORT_CLOSE = "REPORT>>>"
+#: Ends every worked answer of a few-shot prompt, on a line of its own, so that a base model
+#: writes it after its own answer and the engine stops there (:data:`END_STOP`) instead of
+#: running on into the budget. No report can hand it to the model: :func:`frame_report`
+#: defuses it, as it defuses the frame's own markers.
+END_MARKER = "<<<END>>>"
+#: The stop string of :data:`END_MARKER`: its start is enough, a model that writes it has
+#: finished its answer even if it gets the rest of the marker wrong.
+END_STOP = "<<<END"
 
 
 def frame_report(text: str) -> str:
@@ -97,8 +112,17 @@ def frame_report(text: str) -> str:
     Report text is data, never instructions: a marker inside it is defused so that a report
     cannot end its own frame and write what looks like the prompt's next instruction.
     """
-    inner = text.replace(REPORT_CLOSE, "REPORT>\u200b>>").replace(REPORT_OPEN, "<<\u200b<REPORT")
+    inner = (
+        text.replace(REPORT_CLOSE, "REPORT>\u200b>>")
+        .replace(REPORT_OPEN, "<<\u200b<REPORT")
+        .replace(END_STOP, "<<\u200b<END")
+    )
     return f"{REPORT_OPEN}\n{inner}\n{REPORT_CLOSE}"
+
+
+def end_answer(answer: str) -> str:
+    """A worked answer of a few-shot prompt followed by :data:`END_MARKER` on its own line."""
+    return f"{answer}\n{END_MARKER}"
 
 
 _T_co = TypeVar("_T_co", covariant=True)
@@ -132,7 +156,10 @@ def decode_answer(
         return decoder.decode(json_object_part(raw))
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
         if finish_reason == "length":
-            raise OutputInvalid("truncated", f"the token budget ended {the}") from None
+            # The budgets of JSON answers are derived from their schema's bounds: an answer
+            # that does not fit ran on past what a valid one holds.
+            ended = f"the token budget ended {the}"
+            raise OutputInvalid("truncated", ended, overran=True) from None
         if not raw.strip():
             raise OutputInvalid("empty", "the model returned nothing") from None
         raise OutputInvalid("unparseable", f"not {a}: {exc}") from None

@@ -40,6 +40,7 @@ from schemas.v1 import (
     Provenance,
     TaskName,
     TaskResult,
+    TokenUsage,
     inference_result_decoder,
     ingested_decoder,
     json_encoder,
@@ -66,6 +67,8 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     prompt_version: str
     prompt_style: str
     max_tokens: int
+    #: The tokens of the attempts before this one.
+    usage: TokenUsage | None = None
 
 
 _job_encoder = msgspec.json.Encoder()
@@ -160,7 +163,7 @@ class ModelTaskService:
         answer, job = decode_answer(d, self._logic.task)
         report = job.report
         annotate(**{REPORT_ID: report.report_id, PRECEDENCE: report.precedence})
-        provenance = self._provenance(job.started_at, answer, job)
+        usage = attempt_usage(job.usage, answer)
         if answer.status == "expired":
             output = TaskOutput(status="expired", detail=answer.error or "deadline passed")
             output = await _run(self._logic.fallback, report, output)
@@ -182,9 +185,19 @@ class ModelTaskService:
                         job.attempt,
                         exc.problem,
                     )
-                    retry = Retry(exc.problem, exc.items, previous_max_tokens=job.max_tokens)
+                    retry = Retry(
+                        exc.problem,
+                        exc.items,
+                        previous_max_tokens=job.max_tokens,
+                        overran=exc.overran,
+                    )
                     await self._ask(
-                        d, report, attempt=job.attempt + 1, started=job.started_at, retry=retry
+                        d,
+                        report,
+                        attempt=job.attempt + 1,
+                        started=job.started_at,
+                        retry=retry,
+                        usage=discard(usage, answer),
                     )
                     return Ack()
                 output = TaskOutput(
@@ -193,6 +206,17 @@ class ModelTaskService:
                     flags=[invalid_output_flag(self._logic.task, exc)],
                 )
                 output = await _run(self._logic.fallback, report, output)
+        if output.status != "ok":
+            usage = discard(usage, answer)
+        annotate(
+            **{
+                "vigie.tokens.prompt_computed": usage.prompt_tokens_computed,
+                "vigie.tokens.prompt_reused": usage.prompt_tokens_reused,
+                "vigie.tokens.generated": usage.generated_tokens,
+                "vigie.tokens.discarded": usage.discarded_tokens,
+            }
+        )
+        provenance = self._provenance(job.started_at, answer, job, usage)
         await self._result(d, report, output, provenance)
         return Ack()
 
@@ -209,6 +233,7 @@ class ModelTaskService:
         attempt: int,
         started: dt.datetime,
         retry: Retry | None,
+        usage: TokenUsage | None = None,
     ) -> None:
         spec = await _run(self._logic.prompt, report, retry)
         job = Job(
@@ -218,6 +243,7 @@ class ModelTaskService:
             prompt_version=spec.version,
             prompt_style=spec.style,
             max_tokens=spec.max_tokens,
+            usage=usage,
         )
         rid = request_id(report.report_id, self._logic.task, attempt)
         request = InferenceRequest(
@@ -249,6 +275,7 @@ class ModelTaskService:
         started: dt.datetime,
         answer: InferenceResult | None = None,
         job: Job | None = None,
+        usage: TokenUsage | None = None,
     ) -> Provenance:
         if answer is None or job is None:
             return Provenance(
@@ -273,6 +300,7 @@ class ModelTaskService:
             queue_ms=answer.queue_ms,
             ttft_ms=answer.ttft_ms,
             generation_ms=max(0.0, answer.total_ms - answer.queue_ms),
+            usage=usage,
         )
 
     async def _result(
@@ -301,6 +329,24 @@ class ModelTaskService:
             msg_id=f"{report.report_id}:result:{self._logic.task}",
             headers={TRACEPARENT: trace.traceparent},
         )
+
+
+def attempt_usage(before: TokenUsage | None, answer: InferenceResult) -> TokenUsage:
+    """The tokens of the attempts before (``before``) and of the one ``answer`` ends."""
+    reused = min(answer.cached_prompt_tokens, answer.prompt_tokens)
+    this = TokenUsage(
+        prompt_tokens_computed=answer.prompt_tokens - reused,
+        prompt_tokens_reused=reused,
+        generated_tokens=answer.completion_tokens,
+    )
+    return this if before is None else before + this
+
+
+def discard(usage: TokenUsage, answer: InferenceResult) -> TokenUsage:
+    """``usage`` with ``answer``'s output counted as discarded (refused, retried, failed)."""
+    return msgspec.structs.replace(
+        usage, discarded_tokens=usage.discarded_tokens + answer.completion_tokens
+    )
 
 
 async def _run(fn: Callable[..., _T], report: IngestedReport, *args: object) -> _T:

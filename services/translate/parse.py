@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from schemas.v1 import Flag, Quality
 from services.domain.languages import LANGUAGE_NAMES, language_key
-from services.tasks.prompting import REPORT_CLOSE, REPORT_OPEN, OutputInvalid
+from services.tasks.prompting import END_STOP, REPORT_CLOSE, REPORT_OPEN, OutputInvalid
 from services.tasks.text import MAX_FLAG_ITEMS, collapse_repetition, flag_items
 from services.translate.glossary import GlossaryTerm, adherence
 from services.translate.protect import altered, kept_counts
@@ -19,6 +19,7 @@ __all__ = [
     "needs_translation",
     "parse_translation",
     "require_protected",
+    "runs_past_source",
     "translation_check",
 ]
 
@@ -28,10 +29,11 @@ _LABEL_WORDS = "|".join(
 # A label the model wrote before its answer ("French: …", "Translation:").
 _LEADING_LABEL = re.compile(rf"^\s*(?:{_LABEL_WORDS})\s*:[ \t]*\n?", re.IGNORECASE)
 _PREAMBLE = re.compile(r"^\s*(?:here is|here's|voici)\b[^\n]{0,80}:[ \t]*(?:\n|$)", re.IGNORECASE)
-# Where an echo of the prompt starts: the next example's header, the glossary, the frame.
+# Where an echo of the prompt starts: the next example's header, the glossary, the frame —
+# or where the answer ended, for an engine that does not stop on strings.
 _ECHO = re.compile(
     rf"\n[ \t]*(?:(?:{_LABEL_WORDS})[ \t]*:|(?:Glossary|Copy exactly)\b[^\n]{{0,40}}:)"
-    rf"|{re.escape(REPORT_OPEN)}|{re.escape(REPORT_CLOSE)}",
+    rf"|{re.escape(REPORT_OPEN)}|{re.escape(REPORT_CLOSE)}|{re.escape(END_STOP)}",
     re.IGNORECASE,
 )
 _FENCE = re.compile(r"^```[^\n]*\n?|\n?```\s*$")
@@ -74,13 +76,17 @@ def parse_translation(
     token budget cut short is ``truncated`` unless ``check_truncated`` is false (the final
     attempt keeps it, flagged).
     """
-    text, looped = _clean(raw)
+    text, ended = _clean(raw)
     if not text:
         raise OutputInvalid("empty", "the model returned no translation")
-    if check_truncated and finish_reason == "length" and not looped:
-        # A decoding loop ran into the budget after the answer ended: more tokens would only
-        # repeat it, so the collapsed text is kept. Anything else was cut short.
-        raise OutputInvalid("truncated", "the token budget ended the translation")
+    if check_truncated and finish_reason == "length" and not ended:
+        # An answer whose end shows (a decoding loop, an echo of the prompt, the end marker)
+        # ran into the budget after it ended: more tokens would only run on, so the text up
+        # to there is kept. Anything else was cut short — while still
+        # translating, or after writing more than the report holds (then a larger budget
+        # would only let it run on further).
+        overran = source is not None and runs_past_source(text, source)
+        raise OutputInvalid("truncated", "the token budget ended the translation", overran=overran)
     if not any(char.isalpha() for char in text):
         raise OutputInvalid("unparseable", "the output holds no words")
     if source is not None and _repeats_source(text, source, protected):
@@ -88,6 +94,19 @@ def parse_translation(
     if check_protected:
         require_protected(protected, text, source)
     return text
+
+
+#: A translation longer than this many times its source's characters (plus a few for a short
+#: report) says more than the report: French runs about a fifth longer than English, and
+#: Cyrillic and Arabic reports translate to about as many Latin characters as they hold.
+SOURCE_LENGTH_RATIO = 1.5
+SOURCE_LENGTH_SLACK = 40
+
+
+def runs_past_source(translation: str, source: str) -> bool:
+    """Whether ``translation`` is already longer than any translation of ``source`` should be
+    (the model went on writing after the report's last sentence)."""
+    return len(translation) > SOURCE_LENGTH_RATIO * len(source.strip()) + SOURCE_LENGTH_SLACK
 
 
 def require_protected(protected: Sequence[str], translation: str, source: str | None) -> None:
@@ -152,6 +171,8 @@ def translation_check(
 
 
 def _clean(raw: str) -> tuple[str, bool]:
+    """The answer, and whether its end shows (an echo of the prompt or the end marker after it,
+    or a decoding loop)."""
     text = unicodedata.normalize("NFC", raw).strip()
     text = _FENCE.sub("", text).strip()
     if text.startswith(REPORT_OPEN):
@@ -163,7 +184,7 @@ def _clean(raw: str) -> tuple[str, bool]:
     if echo is not None:
         text = text[: echo.start()]
     text, looped = collapse_repetition(text.strip())
-    return text.strip(), looped
+    return text.strip(), looped or echo is not None
 
 
 def _repeats_source(text: str, source: str, protected: Sequence[str]) -> bool:

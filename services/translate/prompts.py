@@ -16,11 +16,14 @@ from collections.abc import Sequence
 from schemas.v1 import ChatMessage
 from services.domain.languages import language_key, language_name
 from services.tasks.prompting import (
+    END_MARKER,
+    END_STOP,
     REPORT_CLOSE,
     REPORT_OPEN,
     PromptSpec,
     PromptStyle,
     Retry,
+    end_answer,
     frame_report,
     retry_budget,
     retry_language,
@@ -34,7 +37,7 @@ __all__ = [
     "translation_budget",
 ]
 
-VERSION = "translate/1"
+VERSION = "translate/2"
 
 #: Prompts list at most this many glossary terms and protected tokens: the check still covers
 #: all of them, but a prompt must stay bounded whatever the report holds.
@@ -187,6 +190,8 @@ def _correction(retry: Retry | None, target_name: str) -> str:
             "Your previous translation changed these tokens. Copy each one exactly, "
             f"character for character: {items}"
         )
+    if retry.problem == "truncated" and retry.overran:
+        return "Translate only the report: stop after its last sentence and add nothing."
     if retry.problem == "truncated":
         return "Translate the whole report, to its last sentence."
     if retry.problem == "wrong_language":
@@ -231,7 +236,8 @@ def _few_shot(
         "",
     ]
     for original, translation in examples:
-        parts += [f"{source_label}:", frame_report(original), f"{target_label}: {translation}", ""]
+        answer = end_answer(f"{target_label}: {translation}")
+        parts += [f"{source_label}:", frame_report(original), answer, ""]
     if terms:
         parts.append("Glossary:")
         parts += [f"{term.source} = {term.target}" for term in terms[:MAX_PROMPT_TERMS]]
@@ -243,6 +249,13 @@ def _few_shot(
         parts += ["Copy exactly: " + "; ".join(protected[:MAX_PROMPT_TOKENS]), ""]
     if retry is not None and retry.problem in ("empty", "unparseable"):
         parts += [f"Write the full {target_label} translation of the next report.", ""]
+    elif retry is not None and retry.problem == "truncated":
+        # Greedy decoding repeats an unchanged prompt: say where the answer ends.
+        parts += [
+            f"Translate the next report sentence by sentence, add nothing, then write "
+            f"{END_MARKER} on its own line.",
+            "",
+        ]
     elif retry is not None and retry.problem == "wrong_language":
         found = retry_language(retry)
         parts += [
@@ -251,7 +264,16 @@ def _few_shot(
             "",
         ]
     parts += [f"{source_label}:", frame_report(text), f"{target_label}:"]
-    stop = [f"\n{source_label}:", REPORT_OPEN, REPORT_CLOSE, "\nGlossary:", "\nCopy exactly"]
+    # The end marker ends the answer; the rest stop an echo of the prompt if the model omits it.
+    stop = [
+        END_STOP,
+        f"\n{source_label}:",
+        f"\n{target_label}:",
+        REPORT_OPEN,
+        REPORT_CLOSE,
+        "\nGlossary:",
+        "\nCopy exactly",
+    ]
     if "\n\n" not in text:
         # A blank line ends the answer in every example; a report with paragraphs keeps them.
         stop.insert(0, "\n\n")

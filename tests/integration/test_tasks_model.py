@@ -96,6 +96,15 @@ async def test_french_and_english_reports_are_enriched_by_the_real_model(
             assert p.model == "gemma3-270m" and p.engine == "llama.cpp", p
             assert p.prompt_style == "few-shot" and p.prompt_version
             assert p.attempts >= 1 and p.prompt_tokens > 0 and p.completion_tokens > 0
+            # Every attempt's tokens, the last one's among them.
+            u = p.usage
+            assert u is not None and u.generated_tokens >= p.completion_tokens, p
+            assert u.prompt_tokens_computed + u.prompt_tokens_reused >= p.prompt_tokens, p
+            assert u.discarded_tokens <= u.generated_tokens - p.completion_tokens, p
+        assert event.usage is not None
+        assert event.usage.generated_tokens == sum(
+            p.usage.generated_tokens for p in event.provenance if p.usage
+        )
 
 
 async def test_a_report_too_long_for_the_model_fails_its_tasks_and_keeps_patterns(

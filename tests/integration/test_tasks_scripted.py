@@ -170,6 +170,17 @@ async def test_malformed_output_is_retried_differently_then_marked_failed(
         "translate": 2,
         "summarise": 1,
     }
+    # Every attempt's tokens are counted; those of outputs not kept are discarded.
+    usage = {p.stage: p.usage for p in event.provenance if p.model}
+    for task in ("translate", "extract"):
+        spent = usage[task]
+        assert spent is not None and spent.discarded_tokens == spent.generated_tokens
+        assert spent.prompt_tokens_computed + spent.prompt_tokens_reused > 0
+    spent = usage["summarise"]
+    assert spent is not None and spent.generated_tokens > 0 and spent.discarded_tokens == 0
+    assert event.usage is not None
+    assert event.usage.generated_tokens == sum(u.generated_tokens for u in usage.values() if u)
+    assert event.usage.discarded_tokens == sum(u.discarded_tokens for u in usage.values() if u)
 
 
 async def test_protected_token_altered_once_is_retried_and_then_kept(nats_url: str) -> None:
