@@ -13,7 +13,6 @@ from services.domain.patterns import find_pattern_entities
 from services.evaluation.gold import load_gold
 from services.ingest.injection import suspected_injection
 from services.tasks.language import judge_language
-from services.tasks.short_language import short_text_language
 from services.translate.protect import protected_tokens
 
 IDENTIFY = identifier_for("fr")
@@ -30,7 +29,7 @@ IDENTIFY = identifier_for("fr")
         # ar-nine_line-122's translation: half of it left in Arabic.
         ("La patrouille de 38S MB 1111 2222\nقصف مدفعي على 38S MB 1111 2222", "ar"),
         ("Колона з п'яти вантажівок біля мосту.", "uk"),
-        ("Enemy patrol seen at the bridge with two trucks.", "en"),
+        ("Trucks seen at the bridge.", "en"),  # below the identifier: function words
     ],
 )
 def test_a_short_output_in_another_language_is_judged(output: str, found: str) -> None:
@@ -62,9 +61,6 @@ def test_no_correct_text_of_the_gold_set_is_judged_wrong() -> None:
             texts += list(g.summary_facts)
         for text in filter(str.strip, texts):
             rest_protected = [*g.protected_tokens, *protected_tokens(g.text)]
-            assert short_text_language(text, g.reference_language) is None or not any(
-                token in text for token in ()
-            ), (g.id, text)
             verdict = judge_language(
                 text,
                 g.reference_language,
