@@ -1,41 +1,28 @@
 #!/bin/sh
-# The measurements of docs/BENCHMARKS.md "Correct by construction" (run under
-# `flock /tmp/vigie-heavy.lock`): the glossary methods compared on the dev split (translate
-# only), then the test split before (every method as it was: protect_method=prompt,
-# glossary_method=prompt, extract_spans=free) and after (the defaults, with the glossary method
-# the dev comparison chose), one after the other in the same lock.
-# Usage: run.sh CODE_DIR OUT_DIR DEV_LIMIT TEST_LIMIT
+# The measurements of docs/BENCHMARKS.md "Correct by construction", run under
+# `flock /tmp/vigie-heavy.lock`, one after the other in the same lock:
+#   1. test split, before: every method as it was (tasks.protect_method=prompt,
+#      tasks.glossary_method=prompt, tasks.extract_spans=free);
+#   2. test split, after: the defaults (placeholders, source spans) with glossary_method=$AFTER_GLOSSARY;
+#   3. the glossary methods compared on the dev split (translate only), each alternative.
+# No run starts after LAST_START_EPOCH (the lock is shared: a run that cannot finish in time is
+# not started).
+# Usage: run.sh CODE_DIR OUT_DIR DEV_LIMIT TEST_LIMIT AFTER_GLOSSARY [LAST_START_EPOCH]
 set -eu
-CODE=$1; OUT=$2; DEV_LIMIT=$3; TEST_LIMIT=$4
+CODE=$1; OUT=$2; DEV_LIMIT=$3; TEST_LIMIT=$4; AFTER_GLOSSARY=$5; LAST=${6:-99999999999}
 PY="$CODE/.venv/bin/python"
 vigie() { PYTHONPATH="$CODE" "$PY" -c 'import sys; from services.cli.main import main; sys.exit(main(sys.argv[1:]))' "$@"; }
+late() { if [ "$(date +%s)" -gt "$LAST" ]; then echo "skipped (too late): $1"; return 0; fi; return 1; }
 date -u +"start %FT%TZ"
-for m in prompt annotate postedit placeholders; do
+late before || VIGIE_TASKS__PROTECT_METHOD=prompt VIGIE_TASKS__GLOSSARY_METHOD=prompt VIGIE_TASKS__EXTRACT_SPANS=free \
+  vigie eval --split test --limit "$TEST_LIMIT" --out "$OUT/test-before" > "$OUT/test-before.log" 2>&1 || echo "before failed"
+date -u +"before done %FT%TZ"
+late after || VIGIE_TASKS__GLOSSARY_METHOD=$AFTER_GLOSSARY \
+  vigie eval --split test --limit "$TEST_LIMIT" --out "$OUT/test-after" > "$OUT/test-after.log" 2>&1 || echo "after failed"
+date -u +"after done %FT%TZ"
+for m in prompt placeholders postedit annotate; do
+  late "glossary $m" && continue
   VIGIE_TASKS__GLOSSARY_METHOD=$m vigie eval --split dev --limit "$DEV_LIMIT" --tasks translate \
     --out "$OUT/glossary-dev-$m" > "$OUT/glossary-dev-$m.log" 2>&1 || echo "glossary $m failed"
   date -u +"glossary $m done %FT%TZ"
 done
-BEST=$("$PY" - "$OUT" <<'PYEOF'
-import json, sys
-out = sys.argv[1]
-rows = {}
-for m in ("prompt", "annotate", "postedit", "placeholders"):
-    try:
-        t = json.load(open(f"{out}/glossary-dev-{m}/eval.json"))["figures"]["translation"]
-        rows[m] = (t["term_success_rate"], t["chrf"]["score"] if t.get("chrf") else 0.0)
-    except (OSError, KeyError) as exc:
-        print(f"{m}: {exc}", file=sys.stderr)
-# The highest term success among the methods whose chrF is not below the prompt method's.
-base = rows.get("prompt", (0.0, 0.0))[1]
-ok = {m: r for m, r in rows.items() if r[1] >= base} or rows
-print(max(ok, key=lambda m: (ok[m][0], ok[m][1])))
-PYEOF
-)
-echo "glossary method chosen: $BEST"
-echo "$BEST" > "$OUT/glossary-method-chosen.txt"
-VIGIE_TASKS__PROTECT_METHOD=prompt VIGIE_TASKS__GLOSSARY_METHOD=prompt VIGIE_TASKS__EXTRACT_SPANS=free \
-  vigie eval --split test --limit "$TEST_LIMIT" --out "$OUT/test-before" > "$OUT/test-before.log" 2>&1 || echo "before failed"
-date -u +"before done %FT%TZ"
-VIGIE_TASKS__GLOSSARY_METHOD=$BEST \
-  vigie eval --split test --limit "$TEST_LIMIT" --out "$OUT/test-after" > "$OUT/test-after.log" 2>&1 || echo "after failed"
-date -u +"after done %FT%TZ"
