@@ -27,7 +27,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["KEYWORD", "MAX_SEPARATOR", "SpanTrie", "Word", "span_schema", "words"]
+__all__ = [
+    "KEYWORD",
+    "MAX_SEPARATOR",
+    "SpanTrie",
+    "Word",
+    "span_schema",
+    "uses_extensions",
+    "words",
+]
 
 KEYWORD = "x-source-spans"
 #: Longest separator a span may cross (", " and " - " are separators; a paragraph is not).
@@ -47,6 +55,16 @@ class Word:
 def words(text: str) -> list[Word]:
     """The words of ``text``, in order (see the module docstring)."""
     return [Word(m.start(), m.end(), m.group(0)) for m in _WORD.finditer(text)]
+
+
+def uses_extensions(schema: Any) -> bool:
+    """Whether ``schema`` uses :data:`KEYWORD` anywhere (a validator that knows only JSON
+    Schema ignores it: it enforces the shape, not the spans)."""
+    if isinstance(schema, Mapping):
+        return KEYWORD in schema or any(uses_extensions(v) for v in schema.values())
+    if isinstance(schema, list):
+        return any(uses_extensions(v) for v in schema)
+    return False
 
 
 def span_schema(text: str, max_chars: int, starts: Sequence[int] | None = None) -> dict[str, Any]:

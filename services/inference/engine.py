@@ -59,6 +59,9 @@ class GenerationResult:
     steps: int = 0
     paused_steps: int = 0
     waited_steps: int = 0
+    #: Whether decoding enforced the request's JSON schema, every keyword of it (None: no
+    #: schema). False: the engine generated freely and the caller validates after the fact.
+    schema_enforced: bool | None = None
 
 
 @dataclass

@@ -60,6 +60,8 @@ async def test_every_model_entity_is_a_grounded_span(default_model: Path) -> Non
                     json_schema=spec.json_schema,
                 )
             )
+            # The engine says it enforced the whole schema, the span keyword included.
+            assert result.schema_enforced is True
             out = task.conclude(report, result.text, result.finish_reason, final=True)
             assert out.quality is not None
             print(g.id, result.text)

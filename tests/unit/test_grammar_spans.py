@@ -12,7 +12,7 @@ from services.extract.constrained import source_entity_schema
 from services.extract.grounding import ground
 from services.extract.model import ENTITY_SCHEMA, MAX_ENTITY_CHARS, ProposedEntity
 from services.extract.plausibility import implausible
-from services.grammar import SchemaError, compile_schema
+from services.grammar import SchemaError, compile_schema, uses_extensions
 from services.grammar.spans import SpanTrie, span_schema, words
 
 TEXT = 'Le 2e REP voit deux T-72B3 près de Kharkiv, indicatif "ALPHA 6".\nLe 2e REP se replie.'
@@ -90,6 +90,11 @@ def test_the_schema_compiles_and_its_answers_decode_like_the_free_ones() -> None
     assert compiled.token_budget <= compile_schema(ENTITY_SCHEMA).token_budget
     answer = {"entities": [{"type": "Unit", "text": "2e REP"}]}
     assert json.loads(json.dumps(answer)) == answer
+
+
+def test_a_schema_says_whether_it_uses_the_extension() -> None:
+    assert uses_extensions(source_entity_schema(TEXT))
+    assert not uses_extensions(ENTITY_SCHEMA)
 
 
 def test_a_text_without_words_allows_only_the_empty_list() -> None:
