@@ -6,8 +6,8 @@ is replaced by a marker, ``[P1]``, ``[P2]``…, one per occurrence, so a token t
 twice is two markers. The model translates the masked report; after generation each marker is
 replaced by its token, byte for byte. The model can drop a marker (the token is then missing
 and the protected check flags it, ``protected_altered``), repeat one (the token is restored at
-each place: nothing is altered), or garble one beyond recognition (missing, flagged) — it can
-never misspell the token itself.
+each place: nothing is altered), garble one beyond recognition (missing, flagged) or invent one
+(``[P99]``: it hides nothing and is removed) — it can never misspell the token itself.
 
 A glossary term may be masked the same way (``[G1]``…), restored as the glossary's required
 target: the "placeholders" glossary method. A report that already holds text shaped like a
@@ -70,7 +70,7 @@ class Restored:
     missing: tuple[Slot, ...]
     #: Slots whose marker came back more than once (restored at each place).
     repeated: tuple[Slot, ...]
-    #: Markers the output holds that name no slot (left as written).
+    #: Markers the output holds that name no slot (removed from ``text``).
     unknown: tuple[str, ...]
 
 
@@ -120,8 +120,10 @@ def restore(output: str, masked: Masked) -> Restored:
         marker = f"[{match.group(1).upper()}{int(match.group(2))}]"
         slot = by_marker.get(marker)
         if slot is None:
+            # A marker the prompt never showed hides nothing: it goes (the report held no
+            # marker of its own, or it would not have been masked).
             unknown.append(match.group(0))
-            return match.group(0)
+            return ""
         seen[marker] += 1
         return slot.restored_as
 
