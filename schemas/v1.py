@@ -402,6 +402,10 @@ class InferenceResult(_Wire, frozen=True):
     completion_tokens: Annotated[int, Meta(ge=0)] = 0
     #: Of ``prompt_tokens``, those whose KV the engine reused instead of computing them.
     cached_prompt_tokens: Annotated[int, Meta(ge=0)] = 0
+    #: Whether decoding enforced the request's ``json_schema`` (None: no schema). False: the
+    #: engine validates after the fact (ExLlamaV2 static mode; paged mode with a schema using
+    #: our extension keywords), and the caller's own checks are what hold.
+    schema_enforced: bool | None = None
     #: From publication of the request to the engine taking it, to its first token, to the end.
     queue_ms: Annotated[float, Meta(ge=0)] = 0.0
     ttft_ms: Annotated[float, Meta(ge=0)] = 0.0

@@ -411,6 +411,32 @@ class TasksConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=Tru
             "with the pattern entities); false = patterns only, no engine needed.",
         ),
     ] = True
+    extract_spans: Annotated[
+        Literal["source", "free"],
+        Meta(
+            description="What the model may write as an entity's text: source = only spans of "
+            "the report at word boundaries (a grammar built per report, on engines that "
+            "constrain decoding), each plausible for its type; free = any string (grounding "
+            "drops what the report does not hold).",
+        ),
+    ] = "source"
+    protect_method: Annotated[
+        Literal["placeholders", "prompt"],
+        Meta(
+            description="How translations keep protected tokens (grids, DTGs, units…): "
+            "placeholders = masked before generation and restored after, the model never "
+            "writes them; prompt = listed in the prompt, the model copies them.",
+        ),
+    ] = "placeholders"
+    glossary_method: Annotated[
+        Literal["prompt", "annotate", "postedit", "placeholders"],
+        Meta(
+            description="How translations are given the glossary's required terms: prompt = a "
+            "term list in the prompt; annotate = the target inline after each term in the "
+            "report; postedit = the list, then a term left untranslated is replaced by its "
+            "target; placeholders = the term masked and restored as its target.",
+        ),
+    ] = "prompt"
     summary_max_words: Annotated[
         int, Meta(ge=10, le=400, description="Longest summary, in words.")
     ] = 60

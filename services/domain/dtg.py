@@ -15,7 +15,7 @@ import re
 
 from schemas.v1 import Entity
 
-__all__ = ["find_dtgs"]
+__all__ = ["find_dtgs", "find_monthless_dtgs"]
 
 _UTC = dt.UTC
 
@@ -83,6 +83,21 @@ def find_dtgs(text: str, observed_at: dt.datetime | None = None) -> list[Entity]
         if entity is not None:
             found.append(entity)
     return found
+
+
+def find_monthless_dtgs(text: str) -> list[tuple[int, int]]:
+    """The spans of DTGs written without a month (``092200B``): day, hour and minute in range
+    and an upper-case zone letter. No value without the report's observed time, but a token to
+    keep byte for byte all the same (a translation must not rewrite it)."""
+    spans: list[tuple[int, int]] = []
+    for match in _DTG_RE.finditer(text):
+        if match["month"] is not None or not match["zone"].isupper():
+            continue
+        day, hour, minute = int(match["day"]), int(match["hour"]), int(match["minute"])
+        second = int(match["second"] or 0)
+        if 1 <= day <= 31 and hour <= 24 and minute <= 59 and second <= 59:
+            spans.append((match.start(), match.end()))
+    return spans
 
 
 def _as_utc(moment: dt.datetime) -> dt.datetime:

@@ -267,7 +267,13 @@ def run_key(events: Iterable[EnrichedEvent]) -> dict[str, Any]:
             engines.add(p.engine or "?")
             adapters.add(p.adapter or "none")
             styles.add(p.prompt_style or "?")
-            versions.setdefault(p.stage, set()).add(p.prompt_version or p.version)
+            # The stage's version when it extends its prompt's (the methods a setting chose:
+            # "translate/1+protect:placeholders+glossary:prompt"), so that runs differing only
+            # in a setting do not share a key.
+            extended = p.prompt_version is not None and p.prompt_version in p.version
+            versions.setdefault(p.stage, set()).add(
+                p.version if extended else p.prompt_version or p.version
+            )
 
     def one(values: set[str]) -> str:
         return "+".join(sorted(values)) or "none"

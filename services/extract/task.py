@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from schemas.v1 import Entity, IngestedReport, TaskName
 from services.config.schema import Config
 from services.domain.patterns import find_pattern_entities
+from services.extract.constrained import source_entity_schema
 from services.extract.grounding import ground, grounding_quality
 from services.extract.merge import merge_entities
 from services.extract.model import VERSION as MODEL_PROMPT_VERSION
@@ -27,13 +28,17 @@ class ExtractTask:
     style: PromptStyle
     with_model: bool = True
     max_tokens: int = 1024
+    #: "source": the model may write only spans of the report (a per-report schema);
+    #: "free": any string, grounding drops what the report does not hold.
+    spans: Literal["source", "free"] = "free"
     task: ClassVar[TaskName] = "extract"
 
     @property
     def version(self) -> str:
         if not self.with_model:
             return PATTERNS_VERSION
-        return f"{PATTERNS_VERSION}+{MODEL_PROMPT_VERSION}"
+        spans = "+source-spans" if self.spans == "source" else ""
+        return f"{PATTERNS_VERSION}+{MODEL_PROMPT_VERSION}{spans}"
 
     def answer_without_model(self, report: IngestedReport) -> TaskOutput | None:
         if self.with_model:
@@ -45,12 +50,15 @@ class ExtractTask:
         return replace(output, entities=pattern_entities(report))
 
     def prompt(self, report: IngestedReport, retry: Retry | None) -> PromptSpec:
-        return build_extraction(
+        spec = build_extraction(
             report.normalised_text,
             style=self.style,
             retry=retry,
             max_tokens_ceiling=self.max_tokens,
         )
+        if self.spans == "source":
+            spec = replace(spec, json_schema=source_entity_schema(report.normalised_text))
+        return spec
 
     def conclude(
         self, report: IngestedReport, text: str, finish_reason: str | None, *, final: bool
@@ -70,4 +78,9 @@ class ExtractTask:
 def build(cfg: Config, style: PromptStyle) -> ExtractTask:
     """The registry's builder: extract as configured (``tasks.extract_with_model``)."""
     t = cfg.tasks
-    return ExtractTask(style=style, with_model=t.extract_with_model, max_tokens=t.max_tokens)
+    return ExtractTask(
+        style=style,
+        with_model=t.extract_with_model,
+        max_tokens=t.max_tokens,
+        spans=t.extract_spans,
+    )

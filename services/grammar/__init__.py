@@ -5,5 +5,6 @@ it, and a task sizes the token budget of the schema it sends without reaching in
 """
 
 from services.grammar.gbnf import CompiledSchema, SchemaError, compile_schema, token_budget
+from services.grammar.spans import uses_extensions
 
-__all__ = ["CompiledSchema", "SchemaError", "compile_schema", "token_budget"]
+__all__ = ["CompiledSchema", "SchemaError", "compile_schema", "token_budget", "uses_extensions"]

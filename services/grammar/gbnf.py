@@ -21,6 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from services.grammar.spans import KEYWORD as SPANS_KEYWORD
+from services.grammar.spans import SpanTrie, spec_of
+
 __all__ = ["CompiledSchema", "SchemaError", "compile_schema", "token_budget"]
 
 # llama.cpp refuses a repetition count above 2000 and, worse, silently turns an upper bound above
@@ -41,6 +44,8 @@ _IGNORED = frozenset(
 )
 _KNOWN = _IGNORED | {"type", "properties", "required", "additionalProperties", "items", "$ref"}
 _KNOWN |= {"minItems", "maxItems", "minLength", "maxLength", "enum", "const", "anyOf", "oneOf"}
+# Our extension: a string that is a span of a given text (services.grammar.spans).
+_KNOWN |= {SPANS_KEYWORD}
 _KINDS = ("$ref", "const", "enum", "anyOf", "oneOf", "type")
 _REF = re.compile(r"#/(\$defs|definitions)/([^/]+)")
 _ATOM = re.compile(r'[a-zA-Z0-9-]+|"(?:[^"\\]|\\.)*"')
@@ -95,13 +100,20 @@ class _Compiler:
         self.by_body: dict[str, str] = {}
         self.defs: dict[str, tuple[str, int]] = {}
         self.resolving: set[str] = set()
+        self.tries: dict[tuple[str, int], SpanTrie] = {}
+        self.counts: dict[str, int] = {}
 
     def name(self, hint: str) -> str:
         base = re.sub(r"[^a-zA-Z0-9-]+", "-", hint).strip("-") or "rule"
-        name, n = base, 1
+        # Counting from the last number given to this base: a trie's hundreds of "span-node"
+        # rules would otherwise make naming quadratic.
+        name, n = base, self.counts.get(base, 1)
+        if n > 1:
+            name = f"{base}-{n}"
         while name in self.rules:
             n += 1
             name = f"{base}-{n}"
+        self.counts[base] = n
         self.rules[name] = ""  # reserved until the body is known
         return name
 
@@ -161,6 +173,8 @@ class _Compiler:
             return self.object(node, path, hint)
         if kind == "array":
             return self.array(node, path, hint)
+        if kind == "string" and SPANS_KEYWORD in node:
+            return self.spans(node, path)
         if kind == "string":
             lo, hi = self.bounds(node, path, "minLength", "maxLength", self.max_string)
             chars = self.repeat(self.rule("char", _CHAR), lo, hi)
@@ -176,6 +190,17 @@ class _Compiler:
         if kind == "null":
             return '"null"', 4
         raise SchemaError(path, f"type {kind!r} is not supported")
+
+    def spans(self, node: Mapping[str, Any], path: str) -> tuple[str, int]:
+        try:
+            text, max_chars, starts = spec_of(node)
+            trie = self.tries.get((text, max_chars))
+            if trie is None:
+                trie = self.tries[(text, max_chars)] = SpanTrie(text, max_chars)
+            body, size = trie.gbnf(starts, _literal, self.rule)
+        except ValueError as exc:
+            raise SchemaError(path, str(exc)) from None
+        return self.rule("span", body), size
 
     def object(self, node: Mapping[str, Any], path: str, hint: str) -> tuple[str, int]:
         props, required = node.get("properties", {}), node.get("required", [])

@@ -61,6 +61,9 @@ class GenerationResult:
     waited_steps: int = 0
     #: Of ``prompt_tokens``, those whose KV was reused from an earlier prompt, not computed.
     cached_prompt_tokens: int = 0
+    #: Whether decoding enforced the request's JSON schema, every keyword of it (None: no
+    #: schema). False: the engine generated freely and the caller validates after the fact.
+    schema_enforced: bool | None = None
 
 
 @dataclass

@@ -186,6 +186,7 @@ class ExllamaBase:
         if prepared.grammar is not None:
             state.schema = seq.request.json_schema
             state.json_unconstrained = True  # a mode that enforces it clears this
+            seq.schema_enforced = False
         seq.state = state
         prepared.fill(seq)
 

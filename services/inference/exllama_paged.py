@@ -24,6 +24,7 @@ import logging
 import time
 from typing import Any
 
+from services.grammar import uses_extensions
 from services.inference.exllama_base import (
     ExllamaBase,
     ExllamaSettings,
@@ -90,6 +91,9 @@ class PagedCore(ExllamaBase):
         state: SeqState = seq.state
         if state.schema is not None and self._filters is not None:
             state.json_unconstrained = False
+            # lm-format-enforcer enforces the standard keywords only: a schema with one of
+            # ours (a span of the source) is enforced in shape, its strings checked after.
+            seq.schema_enforced = not uses_extensions(state.schema)
 
     def start(self, seq: EngineSequence) -> None:
         state: SeqState = seq.state

@@ -229,6 +229,7 @@ class LlamaCore:
                 llama_cpp.llama_sampler_chain_default_params()
             )
             llama_cpp.llama_sampler_chain_add(chain, grammar)
+            seq.schema_enforced = True  # the grammar is the whole schema, extensions included
             llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
             state.chain, state.grammar = chain, grammar
         seq.state = state

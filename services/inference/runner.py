@@ -60,6 +60,9 @@ class Sequence:
     kv_tokens: int = 0
     max_tokens: int = 0
     state: Any = None
+    #: Whether the core enforces the request's JSON schema while decoding (None: no schema);
+    #: set by ``Core.prepare``. False: the output is validated after the fact only.
+    schema_enforced: bool | None = None
     #: Progress, kept by the core.
     consumed: int = 0
     #: Of ``consumed``, prompt tokens whose KV was reused rather than computed.
@@ -455,6 +458,7 @@ class ThreadedEngine:
             steps=seq.steps,
             paused_steps=seq.paused_steps,
             waited_steps=max(0, seq.admitted_step - seq.arrived_step),
+            schema_enforced=seq.schema_enforced,
         )
 
     @staticmethod

@@ -157,6 +157,7 @@ class InferenceService:
             queue_ms=waited_ms + (result.queue_s * 1000 if result else 0.0),
             ttft_ms=waited_ms + (result.ttft_s * 1000 if result else 0.0),
             total_ms=waited_ms + (result.total_s * 1000 if result else 0.0),
+            schema_enforced=result.schema_enforced if result else None,
             finished_at=self._clock(),
             report_id=req.report_id,
             context=req.context,

@@ -68,6 +68,8 @@ class StandInEngine:
             ttft_s=elapsed,
             total_s=elapsed,
             steps=1,
+            # A scripted answer: nothing enforced its schema.
+            schema_enforced=False if request.json_schema is not None else None,
         )
 
     def cancel(self, request_id: str) -> bool:

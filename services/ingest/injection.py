@@ -118,6 +118,17 @@ _LATIN = _patterns(
     _WORD_START + r"(?:prompt|invite)\ssystème\b",
     _WORD_START + r"ne\s(?:traduis|traduisez|résume|résumez)\spas\b",
     _WORD_START + r"réponds\s(?:uniquement|seulement)\s(?:par|avec|en)\b",
+    # Addressed to the machine reading the report ("if you are an AI…", "note for the
+    # automatic processing system:"), then told what to do.
+    _WORD_START + r"if\syou\sare\san?\s(?:ai|llm|language\smodel|assistant|bot|automated)\b",
+    _WORD_START + r"(?:to|for)\s(?:the\s|any\s)?(?:ai|llm|automated|automatic)\s"
+    r"(?:system|processing|translator|assistant|tool|model)s?\s?:",
+    _WORD_START + r"si\s(?:tu\ses|vous\sêtes)\sun(?:e)?\s(?:ia|intelligence\sartificielle"
+    r"|assistant|modèle|programme|robot)\b",
+    _WORD_START + r"(?:système|programme|logiciel|outil)s?\sde\s(?:traitement|traduction|résumé"
+    r"|synthèse|analyse)\sautomati(?:que|sé)s?\s?:",
+    _WORD_START + r"ignore[sz]?\s(?:les|tes|vos)\s(?:lignes|paragraphes|messages|phrases)\s"
+    r"(?:ci-dessus|précédent(?:e)?s)",
 )
 
 # Russian, Ukrainian, Arabic, and chat-template markup (script-independent).
@@ -130,6 +141,7 @@ _OTHER = _patterns(
     _WORD_START + r"системн(?:ый|ого|ому|ым)\sпромпт",
     _WORD_START + r"как\s(?:ии|языковая\sмодель|ассистент|искусственный\sинтеллект)\b",
     _WORD_START + r"(?:отвечай\sтолько|не\sпереводи(?:те)?\b)",
+    _WORD_START + r"(?:ии-(?:ассистент|помощник|модел|систем)\w*|отныне\s(?:вы|ты)\b)",
     # Ukrainian (і/ї also written with the Latin i)
     _WORD_START + r"(?:[іi]гноруй(?:те)?|забудь(?:те)?)\s(?:вс[іi]\s|ус[іi]\s)?"
     r"(?:(?:попередн[іi]|минул[іi]|сво[їi]|тво[їi]|ваш[іi])\s)?"
@@ -138,6 +150,9 @@ _OTHER = _patterns(
     _WORD_START + r"системн(?:ий|ого)\sпромпт",
     _WORD_START + r"як\s(?:ш[іi]|мовна\smодель|асистент|штучний\s[іi]нтелект)\b",
     _WORD_START + r"(?:в[іi]дпов[іi]дай\s(?:лише|т[іi]льки)|не\sперекладай(?:те)?\b)",
+    _WORD_START + r"в[іi]дтепер\s(?:вважай|ти|ви|[іi]гноруй)\b",
+    _WORD_START + r"(?:систем[іi]|програм[іi]|нейромереж[іi]),?\s(?:яка|що)\s"
+    r"(?:перекладає|обробляє|анал[іi]зує)",
     # Arabic (و/ف "and" attach to the verb)
     _WORD_START + r"[وف]?تجاهل(?:ي|وا)?\s(?:كل\s|جميع\s)?"
     r"(?:التعليمات|التوجيهات|الإرشادات)(?:\s(?:السابقة|الماضية|أعلاه))?",
@@ -146,6 +161,8 @@ _OTHER = _patterns(
     _WORD_START + r"[وف]?أنت\sالآن\b",
     _WORD_START + r"(?:كنموذج\sلغوي|بصفتك\s(?:ذكاء\sاصطناعي|مساعد|نموذج))",
     _WORD_START + r"لا\sتترجم\b",
+    _WORD_START + r"[وف]?(?:ل|لي)?[يت]?تجاهل\s(?:كل\s|جميع\s)?(?:الأوامر|ما\sسبق)",
+    _WORD_START + r"(?:للمعالجة\sالآلية|(?:إلى|الى|ل)\s?نظام\s(?:التحليل|الترجمة|المعالجة)\s?:)",
     # Chat templates and instruction formats: text that tries to open a turn of its own.
     r"<\|[a-z0-9_]{2,30}\|>",
     r"</?(?:start_of_turn|end_of_turn)>",

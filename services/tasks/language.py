@@ -23,6 +23,7 @@ from services.domain.designations import find_equipment, find_unit_designations
 from services.domain.languages import language_key, language_name
 from services.domain.patterns import find_pattern_entities
 from services.tasks.prompting import OutputInvalid
+from services.tasks.short_language import short_text_language
 
 __all__ = [
     "MIN_CONFIDENCE",
@@ -60,6 +61,8 @@ class LanguageVerdict:
     target: str
     language: str | None = None
     confidence: float = 0.0
+    #: What said so: the identifier (with its confidence), or a sign that needs none.
+    sign: str | None = None
 
     @property
     def wrong(self) -> bool:
@@ -111,17 +114,30 @@ def judge_language(
     words = [w for w in _WORD.findall(rest) if len(w) > 1]
     letters = sum(char.isalpha() for char in rest)
     if letters < MIN_LETTERS or len(words) < MIN_WORDS:
+        # Too short for the identifier: what the script and the function words tell for
+        # certain (services.tasks.short_language), else no verdict.
+        certain = short_text_language(rest, target)
+        if certain is not None:
+            return LanguageVerdict(target, certain, 1.0, sign="script or function words")
         return LanguageVerdict(target)
     language, confidence = identify(rest)
-    if language is None:
-        return LanguageVerdict(target)
-    return LanguageVerdict(target, language_key(language) or language, float(confidence))
+    verdict = LanguageVerdict(target)
+    if language is not None:
+        verdict = LanguageVerdict(target, language_key(language) or language, float(confidence))
+    if not verdict.wrong:
+        # The identifier unsure: the script alone is still certain (a text mostly in Cyrillic
+        # is not French, whatever the identifier's confidence between Russian and Ukrainian).
+        certain = short_text_language(rest, target, script_only=True)
+        if certain is not None:
+            return LanguageVerdict(target, certain, 1.0, sign="script")
+    return verdict
 
 
 def _describe(verdict: LanguageVerdict, what: str) -> str:
     found = language_name(verdict.language) or verdict.language
     wanted = language_name(verdict.target) or verdict.target
-    return f"the {what} is in {found} (confidence {verdict.confidence:.2f}), not in {wanted}"
+    how = verdict.sign or f"confidence {verdict.confidence:.2f}"
+    return f"the {what} is in {found} ({how}), not in {wanted}"
 
 
 def wrong_language_error(verdict: LanguageVerdict, what: str) -> OutputInvalid:

@@ -107,6 +107,17 @@ class Glossary:
         and a missed term costs more than a spurious one, which the model simply sees as a
         hint.
         """
+        return list(
+            dict.fromkeys(
+                term for _, _, term in self.term_spans(text, source_language, target_language)
+            )
+        )
+
+    def term_spans(
+        self, text: str, source_language: str | None, target_language: str
+    ) -> list[tuple[int, int, GlossaryTerm]]:
+        """Where the terms of :meth:`terms_in` occur in ``text`` (NFC offsets): every
+        occurrence, by start, none overlapping another."""
         source = language_key(source_language)
         target = language_key(target_language) or ""
         if source == target:
@@ -131,7 +142,7 @@ class Glossary:
                 continue
             starts.insert(index, start)
             kept.insert(index, (start, end, term))
-        return list(dict.fromkeys(term for _, _, term in kept))
+        return kept
 
     @staticmethod
     def default_directory() -> Path:

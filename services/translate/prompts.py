@@ -29,6 +29,7 @@ from services.tasks.prompting import (
     retry_language,
 )
 from services.translate.glossary import GlossaryTerm
+from services.translate.placeholders import mask_example
 
 __all__ = [
     "VERSION",
@@ -126,8 +127,11 @@ def build_translation(
     style: PromptStyle,
     retry: Retry | None = None,
     max_tokens_ceiling: int = 1024,
+    masked_examples: bool = False,
 ) -> PromptSpec:
-    """The prompt translating ``text``; a ``retry`` changes what the previous attempt got wrong."""
+    """The prompt translating ``text``; a ``retry`` changes what the previous attempt got wrong.
+    ``masked_examples``: the report's protected tokens are placeholders, and the worked
+    examples show theirs the same way."""
     max_tokens = retry_budget(
         retry, translation_budget(text, max_tokens_ceiling), max_tokens_ceiling
     )
@@ -144,7 +148,9 @@ def build_translation(
                 ChatMessage(role="user", content=frame_report(text)),
             ),
         )
-    prompt, stop = _few_shot(text, source_language, target_language, terms, protected, retry)
+    prompt, stop = _few_shot(
+        text, source_language, target_language, terms, protected, retry, masked_examples
+    )
     return PromptSpec(
         version=VERSION, style="few-shot", max_tokens=max_tokens, prompt=prompt, stop=stop
     )
@@ -216,6 +222,7 @@ def _few_shot(
     terms: Sequence[GlossaryTerm],
     protected: Sequence[str],
     retry: Retry | None,
+    masked_examples: bool = False,
 ) -> tuple[str, tuple[str, ...]]:
     source = language_key(source_language) or "und"
     target = language_key(target_language) or target_language
@@ -229,6 +236,8 @@ def _few_shot(
         source_label = "Report"
         examples = next((ex for (_, dst), ex in _EXAMPLES.items() if dst == target), None)
         examples = examples or _EXAMPLES[("en", "fr")]
+    if masked_examples:
+        examples = tuple(mask_example(original, translation) for original, translation in examples)
     origin = f"from {source_label} " if source_label != "Report" else ""
     parts = [
         f"Translate each military report {origin}into {target_label}. "

@@ -1,11 +1,12 @@
 """Do-not-translate tokens: what a translation must copy byte for byte.
 
-Grids, DTGs and coordinates, compact unit designations (``3e RIMa``, ``2nd Bn``), equipment
-designations (``BTR-82A``, ``Т-72Б3``, ``M777``, ``2S19``), radio frequencies and callsigns,
-Latin all-caps acronyms, and the glossary's protected list. The detectors live in
-``services.domain`` (shared with the summary's faithfulness check, which needs the same notion
-of "a unit or equipment name"); what is translation's own is the glossary's list, the order of
-precedence between them, and the byte-for-byte check.
+Grids, DTGs (with or without their month) and coordinates, compact unit designations
+(``3e RIMa``, ``2nd Bn``), equipment designations (``BTR-82A``, ``Т-72Б3``, ``M777``,
+``2S19``), radio frequencies and callsigns, Latin all-caps acronyms, and the glossary's
+protected list. The detectors live in ``services.domain`` (shared with the summary's
+faithfulness check, which needs the same notion of "a unit or equipment name"); what is
+translation's own is the glossary's list, the order of precedence between them, and the
+byte-for-byte check.
 
 The check counts occurrences: a token the source holds twice must be in the translation twice.
 An occurrence is a whole token — not glued letter-to-letter to a longer word ("2S1" is not in
@@ -24,6 +25,7 @@ from functools import lru_cache
 from services.domain.acronyms import find_acronyms
 from services.domain.comms import find_comms
 from services.domain.designations import find_equipment, find_unit_designations
+from services.domain.dtg import find_monthless_dtgs
 from services.domain.patterns import find_pattern_entities
 from services.domain.spans import Span, resolve_overlaps
 
@@ -41,6 +43,9 @@ def protected_spans(text: str, extra: Sequence[str] = ()) -> list[Span]:
     """Every protected span of ``text``, by start; of overlapping ones the longest wins."""
     candidates: list[Span] = [
         Span(e.start, e.end, e.text, "pattern") for e in find_pattern_entities(text)
+    ]
+    candidates += [
+        Span(start, end, text[start:end], "pattern") for start, end in find_monthless_dtgs(text)
     ]
     candidates += find_unit_designations(text)
     candidates += find_equipment(text)

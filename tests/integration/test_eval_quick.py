@@ -18,9 +18,14 @@ Deterministic measures asserted:
   the figures do not depend on the day the test runs.
   ``ar-logstat-121`` is left out too, for another reason: ingest does not flag its injection
   (an Arabic "note for automatic processing" asking to zero every quantity), a silent failure
-  this eval found; it belongs here once the detector catches it.
-- Protected tokens are NOT asserted: no path guarantees them yet (no placeholder path: the model
-  writes every token itself, and the check flags what it alters). Their figure is printed.
+  this eval found — now caught, it is the thirteenth report here.
+- Protected tokens on the placeholder path: the model is shown markers, never the tokens; the
+  scripted model answers the reference translation with each token written as its marker (the
+  way a model that obeys the prompt does) and, for one report, drops a marker. Every translation
+  without a ``protected_altered`` flag must keep every gold protected token (1.0), and the
+  dropped one must come back flagged.
+- Grounding of model entities: every entity the scripted model proposes from the gold is
+  grounded; the one it invents (``Paris``) is the only one dropped, flagged.
 
 The real model's figures are printed by ``test_real_model_figures`` (not asserted: its outputs
 are not the product's to guarantee), on six of the dozen, one or two per language, so that both
@@ -54,6 +59,8 @@ from services.evaluation.run import EvalOptions, Evaluation, eval_config, evalua
 from services.inference.engine import GenerationRequest
 from services.inference.registry import verify_model
 from services.inference.standin import StandInEngine
+from services.translate.glossary import Glossary
+from services.translate.placeholders import Masked, mask
 from tests.integration.pipeline import fast_config
 
 DOZEN = (
@@ -69,6 +76,7 @@ DOZEN = (
     "ru-spotrep-104",  # injection
     "uk-intrep-108",  # four values
     "uk-spotrep-101",  # DTG, MGRS; the translation comes back in English
+    "ar-logstat-121",  # an injection addressed to "automatic processing"
 )
 ENGLISH = (
     "The reconnaissance team observed an enemy armoured column moving slowly along the main "
@@ -76,6 +84,7 @@ ENGLISH = (
     "near the old bridge before dawn while their crews were digging positions in the woods."
 )
 SUMMARY_WORDS = 50
+GLOSSARY = Glossary.load(Glossary.default_directory())
 #: The reports the real model runs on (of the dozen).
 REAL_SIX = (
     "en-spotrep-020",
@@ -94,9 +103,12 @@ class Oracle:
     gold: dict[str, GoldReport]
     wrong: dict[tuple[str, str], Callable[[GoldReport], str]]
 
+    #: Markers the scripted translations wrote (the placeholder path was taken).
+    markers_written: int = 0
+
     def report_of(self, request: GenerationRequest) -> GoldReport:
-        prompt = request.prompt or "".join(m.content for m in request.messages or ())
-        found = [g for g in self.gold.values() if g.text in prompt]
+        prompt = prompt_of(request)
+        found = [g for g in self.gold.values() if g.text in prompt or masked_text(g) in prompt]
         assert found, "a request for a report outside the dozen"
         return max(found, key=lambda g: len(g.text))
 
@@ -104,9 +116,34 @@ class Oracle:
         _, task, _ = request.request_id.rsplit(":", 2)
         gold = self.report_of(request)
         override = self.wrong.get((gold.id, task))
-        if override is not None:
-            return override(gold)
-        return ANSWERS[task](gold)
+        answer = override(gold) if override is not None else ANSWERS[task](gold)
+        if task == "translate" and masked_text(gold) in prompt_of(request):
+            answer = with_markers(gold, answer)
+            self.markers_written += answer.count("[P")
+        return answer
+
+
+def prompt_of(request: GenerationRequest) -> str:
+    return request.prompt or "".join(m.content for m in request.messages or ())
+
+
+def masked(gold: GoldReport) -> Masked:
+    found = mask(gold.text, extra_protected=GLOSSARY.protected)
+    assert found is not None
+    return found
+
+
+def masked_text(gold: GoldReport) -> str:
+    return masked(gold).text
+
+
+def with_markers(gold: GoldReport, translation: str) -> str:
+    """``translation`` as a model shown the masked report writes it: each protected token the
+    prompt hid written as its marker (longest first, each occurrence once)."""
+    for slot in sorted(masked(gold).slots, key=lambda s: len(s.source), reverse=True):
+        if slot.kind == "protected":
+            translation = translation.replace(slot.source, slot.marker, 1)
+    return translation
 
 
 def translation(gold: GoldReport) -> str:
@@ -144,9 +181,10 @@ ANSWERS: dict[str, Callable[[GoldReport], str]] = {
 }
 
 
-def altered_token(gold: GoldReport) -> str:
+def dropped_marker(gold: GoldReport) -> str:
+    """The placeholder path's only way to lose a token: the model leaves its marker out."""
     token = max(gold.protected_tokens, key=len)
-    return gold.reference_text.replace(token, token.replace(" ", "").lower() + "x")
+    return gold.reference_text.replace(token, "", 1)
 
 
 def replaced_term(gold: GoldReport) -> str:
@@ -157,7 +195,7 @@ def replaced_term(gold: GoldReport) -> str:
 
 
 WRONG: dict[tuple[str, str], Callable[[GoldReport], str]] = {
-    ("en-intrep-110", "translate"): altered_token,
+    ("en-intrep-110", "translate"): dropped_marker,
     ("ru-intrep-108", "translate"): replaced_term,
     ("uk-spotrep-101", "translate"): lambda gold: ENGLISH,
     ("ar-intrep-110", "summarise"): lambda gold: summary(gold) + " 500 chars T-90M détruits.",
@@ -193,8 +231,9 @@ async def test_quick_eval_scripted_model_has_no_silent_failure(tmp_path: Path) -
     options = EvalOptions(split="dev", ids=DOZEN, inflight=12, report_timeout=60.0)
     cfg = scripted_config(options)
     started = time.monotonic()
+    oracle = Oracle(gold, WRONG)
     evaluation = await evaluate(
-        cfg, options, engine=StandInEngine(Oracle(gold, WRONG)), progress_stream=io.StringIO()
+        cfg, options, engine=StandInEngine(oracle), progress_stream=io.StringIO()
     )
     report(evaluation, tmp_path / "scripted", "quick eval, scripted model")
     fig = evaluation.figures
@@ -216,6 +255,25 @@ async def test_quick_eval_scripted_model_has_no_silent_failure(tmp_path: Path) -
     ):
         assert quality[code]["tp"] >= 1, (code, quality[code])
     assert fig["flags"]["silent_failures"] == {"count": 0, "by_flag": {}, "items": []}
+    # The placeholder path was taken, every unflagged translation kept every gold protected
+    # token, and the dropped marker came back flagged. (Not asserted: that it is the only flag —
+    # a reference that translates a word the product protects, "LINE" → "LIGNE", is flagged
+    # too, since a model shown the marker would have kept "LINE".)
+    assert oracle.markers_written > 0
+    translation = fig["translation"]
+    assert translation["protected_exact_unflagged"] == 1.0, translation
+    altered = {
+        gid
+        for gid, event in evaluation.collected.events.items()
+        if any(f.code == "protected_altered" for f in event.flags)
+    }
+    assert "en-intrep-110" in altered, altered
+    # Grounding: every model entity the scripted model proposed from the gold is grounded; the
+    # invented one is the only one dropped.
+    entities = fig["entities"]
+    grounded = round(entities["model_grounded"] * entities["model_proposed"])
+    assert entities["model_proposed"] - grounded == 1, entities
+    assert entities["model_in_word"] == []
 
 
 @pytest.mark.timeout(420)

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 
 import nats
+from msgspec.structs import replace
 
 from schemas.v1 import EnrichedEvent, TaskOutcome
 from services.config.schema import CollateConfig, Config, IngestConfig, TasksConfig
@@ -184,6 +185,7 @@ async def test_malformed_output_is_retried_differently_then_marked_failed(
 
 
 async def test_protected_token_altered_once_is_retried_and_then_kept(nats_url: str) -> None:
+    """The prompt method (tasks.protect_method = "prompt"): the retry names the token."""
     altered = good_translation(1).replace("BTR-82A", "BTR 82")
     script = Script(
         {
@@ -192,10 +194,36 @@ async def test_protected_token_altered_once_is_retried_and_then_kept(nats_url: s
             "extract": entities(),
         }
     )
-    [event] = await run_reports(nats_url, script, [EN_REPORT.encode()])
+    cfg = task_config()
+    cfg = replace(cfg, tasks=replace(cfg.tasks, protect_method="prompt"))
+    [event] = await run_reports(nats_url, script, [EN_REPORT.encode()], cfg)
     assert event.translation == good_translation(2)
     first, second = script.of("translate")
     assert "BTR-82A" in (second.prompt or "") and second.prompt != first.prompt
+    assert not [f for f in event.flags if f.code == "protected_altered"]
+
+
+async def test_a_lost_placeholder_is_retried_by_its_marker_and_then_kept(nats_url: str) -> None:
+    """The placeholder method (the default): the model never sees the token, only its marker;
+    a translation without it is retried with the marker named, then restored."""
+    masked = "SPOTREP. 251430ZNOV26. La patrouille a observé 3 {} se dirigeant vers le nord en "
+    script = Script(
+        {
+            "translate": lambda attempt: good_translation(attempt).replace(
+                "BTR-82A", "véhicules" if attempt == 1 else "[P3]"
+            ),
+            "summarise": good_summary,
+            "extract": entities(),
+        }
+    )
+    [event] = await run_reports(nats_url, script, [EN_REPORT.encode()])
+    first, second = script.of("translate")
+    framed = (first.prompt or "").rsplit("<<<REPORT", 1)[1]
+    assert "BTR-82A" not in framed and "[P3]" in framed
+    assert "BTR-82A" not in (second.prompt or "")
+    assert "Copy exactly, character for character: [P3]" in (second.prompt or "")
+    assert event.translation == good_translation(2)
+    assert masked.format("BTR-82A") in event.translation
     assert not [f for f in event.flags if f.code == "protected_altered"]
 
 
