@@ -264,6 +264,16 @@ class InferenceConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields
         str | None,
         Meta(description="Model to serve, by its registry name; unset = the registry default."),
     ] = None
+    adapter: Annotated[
+        str | None,
+        Meta(
+            description="LoRA adapter to serve with the model, by its registry name "
+            "([adapters.<name>], written by `vigie finetune`); unset = the base weights. One "
+            "adapter per worker: llama.cpp applies an adapter to its whole context. Requests "
+            "labelled below the adapter's label are refused.",
+            extra={"expect": "an adapter name of the registry, or none"},
+        ),
+    ] = None
     models_file: Annotated[
         str | None,
         Meta(

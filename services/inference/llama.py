@@ -24,6 +24,7 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
+from services.inference.adapters import ServedAdapter, apply_lora, free_lora, load_lora
 from services.inference.engine import EngineError
 from services.inference.runner import Sequence, prepare_request
 
@@ -66,6 +67,9 @@ class LlamaSettings:
     #: Sequences decoded per llama.cpp call; None = all in one call (faster, but a sequence's
     #: output then depends on its batch mates).
     decode_group: int | None = INVARIANT_DECODE_GROUP
+    #: The LoRA adapter applied to the whole context (None: the base weights). Anything cached
+    #: from this context's KV (a prefix cache) depends on it and is keyed by ``adapter.name``.
+    adapter: ServedAdapter | None = None
 
 
 @dataclass(eq=False)
@@ -115,6 +119,12 @@ class LlamaCore:
                 "check that it is a GGUF file this llama.cpp version reads (`vigie models`)",
             )
         self._model = model
+        self.adapter = settings.adapter
+        try:
+            self._lora = load_lora(model, settings.adapter) if settings.adapter else None
+        except Exception:
+            llama_cpp.llama_model_free(model)
+            raise
         self.context_train = int(llama_cpp.llama_model_n_ctx_train(model))
         cparams = llama_cpp.llama_context_default_params()
         cparams.n_ctx = settings.sequence_tokens * settings.max_sequences
@@ -136,6 +146,7 @@ class LlamaCore:
         cparams.no_perf = True
         ctx = llama_cpp.llama_init_from_model(model, cparams)
         if not ctx:
+            free_lora(self._lora)
             llama_cpp.llama_model_free(model)
             raise EngineStartError(
                 f"llama.cpp could not create a context of {settings.sequence_tokens} tokens "
@@ -143,6 +154,14 @@ class LlamaCore:
                 "lower inference.sequence_tokens or inference.max_sequences",
             )
         self._ctx = ctx
+        if settings.adapter is not None:
+            try:
+                apply_lora(ctx, self._lora, settings.adapter)
+            except Exception:
+                llama_cpp.llama_free(ctx)
+                free_lora(self._lora)
+                llama_cpp.llama_model_free(model)
+                raise
         self._vocab = llama_cpp.llama_model_get_vocab(model)
         self._memory = llama_cpp.llama_get_memory(ctx)
         # Room for a prompt chunk or one token of every sequence, whichever is more.
@@ -259,6 +278,7 @@ class LlamaCore:
     def close(self) -> None:
         llama_cpp.llama_batch_free(self._batch)
         llama_cpp.llama_free(self._ctx)
+        free_lora(self._lora)
         llama_cpp.llama_model_free(self._model)
 
     # ------------------------------------------------------------------ helpers
