@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
-    from services.cli import bench, chaos, feedback, loadtest, trace
+    from services.cli import bench, chaos, feedback, finetune, loadtest, trace
     from services.cli import eval as eval_cli
 
     for module in (
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         trace,
         eval_cli,
         feedback,
+        finetune,
     ):
         module.register(sub)
     return parser
