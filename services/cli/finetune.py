@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +83,13 @@ async def cmd_finetune(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return fail(f"--data {args.data}: {exc}", 2)
     try:
         report = await anyio.to_thread.run_sync(
-            run, args, loaded, Path(registry_file), data.label, data.fingerprint, data.examples
+            quiet_run,
+            args,
+            loaded,
+            Path(registry_file),
+            data.label,
+            data.fingerprint,
+            data.examples,
         )
     except ModelError as exc:
         return fail(str(exc))
@@ -102,6 +110,19 @@ async def cmd_finetune(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         text = json.dumps(report, indent=2) + "\n"
         await anyio.to_thread.run_sync(Path(args.report).write_text, text, "utf-8")
     return 0
+
+
+def quiet_run(*args: Any) -> dict[str, Any]:
+    """:func:`run`, the training libraries' deprecation notices (transformers and peft warn
+    about each other's APIs between releases) logged, not raised."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        logging.captureWarnings(True)
+        try:
+            return run(*args)
+        finally:
+            logging.captureWarnings(False)
 
 
 def run(
@@ -126,9 +147,11 @@ def run(
     registry = load_registry(registry_file, inf.models_signing_key)
     spec: ModelSpec = registry.get(args.model)
     peft_name = f"{args.out}-peft"
-    check_free(registry_file, [args.out, peft_name], inf.models_signing_key)
-    verified = verify_model(spec, data_dir)
     gguf_path, peft_dir, checkpoint = adapter_files(data_dir, args.out)
+    if not checkpoint.exists():
+        # A name already taken is refused, unless this is a run of that adapter continuing.
+        check_free(registry_file, [args.out, peft_name], inf.models_signing_key)
+    verified = verify_model(spec, data_dir)
     base = load_base(spec, verified.path, args.threads)
     tokenised, too_long = tokenise_all(examples, base.tokenizer, args.max_tokens)
     settings = TrainSettings(
@@ -146,10 +169,10 @@ def run(
     from peft import get_peft_model_state_dict
 
     gguf_path.parent.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(peft_dir))
+    model.save_pretrained(str(peft_dir), save_embedding_layers=False)
     write_gguf_lora(
         gguf_path,
-        get_peft_model_state_dict(model),
+        get_peft_model_state_dict(model, save_embedding_layers=False),
         arch=base.arch,
         n_layers=base.n_layers,
         alpha=settings.alpha,

@@ -42,9 +42,24 @@ def check_free(registry_file: Path, names: list[str], signing_key: str | None) -
         )
 
 
+def without_tables(text: str, names: list[str]) -> str:
+    """``text`` (a registry file) without the ``[adapters.<name>]`` tables of ``names``."""
+    heads = {f"[adapters.{n}]" for n in names}
+    out: list[str] = []
+    skipping = False
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            skipping = stripped in heads
+        if not skipping:
+            out.append(line)
+    return "".join(out)
+
+
 def record(registry_file: Path, adapters: list[AdapterSpec]) -> None:
-    """Append the adapters' tables to ``registry_file`` and check that it still parses."""
-    text = registry_file.read_text("utf-8")
+    """Write the adapters' tables into ``registry_file`` (replacing the tables of the same
+    names: a resumed run's adapter supersedes the one it continued) and read it back."""
+    text = without_tables(registry_file.read_text("utf-8"), [a.name for a in adapters])
     tables = "".join("\n" + adapter_toml(a) for a in adapters)
     registry_file.write_text(text.rstrip("\n") + "\n" + tables, "utf-8")
     registry = load_registry(registry_file)

@@ -143,7 +143,7 @@ def train(
 
     def save() -> None:
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        adapter = get_peft_model_state_dict(model)
+        adapter = get_peft_model_state_dict(model, save_embedding_layers=False)
         state = {"adapter": adapter, "optimiser": optimiser.state_dict()}
         torch.save(state, checkpoint_dir / "state.pt.part")
         (checkpoint_dir / "state.pt.part").replace(checkpoint_dir / "state.pt")
