@@ -104,6 +104,19 @@ class Progress:
             print(file=self.out, flush=True)
 
 
+def completion_loss(model: Any, example: Tokenised) -> Any:
+    """Cross-entropy of the completion tokens only. The completion ends the sequence, so the
+    model computes logits for its last positions alone: with a 262k-token vocabulary the
+    logits of a whole prompt would cost more than the rest of the step."""
+    import torch
+
+    n = example.completion_tokens
+    ids = torch.tensor([example.input_ids])
+    logits = model(input_ids=ids, logits_to_keep=n + 1).logits[0, :-1].float()
+    target = torch.tensor(example.input_ids[-n:])
+    return torch.nn.functional.cross_entropy(logits, target)
+
+
 def train(
     model: Any,
     data: list[Tokenised],
@@ -155,15 +168,13 @@ def train(
             stopped_by = "time"
             break
         example = data[order(len(data), step, settings.seed)]
-        ids = torch.tensor([example.input_ids])
-        labels = torch.tensor([example.labels])
-        out = model(input_ids=ids, labels=labels)
-        out.loss.backward()
+        loss_t = completion_loss(model, example)
+        loss_t.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimiser.step()
         optimiser.zero_grad(set_to_none=True)
         step += 1
-        loss = float(out.loss.detach())
+        loss = float(loss_t.detach())
         losses.append(loss)
         tokens += len(example.input_ids)
         completion += example.completion_tokens

@@ -13,15 +13,15 @@ pytest.importorskip("torch")
 pytest.importorskip("peft")
 pytest.importorskip("gguf")
 
-from services.catalogue import builtin_registry, load_registry  # noqa: E402
-from services.config.load import load_config  # noqa: E402
-from services.feedback.dataset import Example, render_dataset  # noqa: E402
-from services.inference.adapters import AdapterError  # noqa: E402
-from services.inference.engine import GenerationRequest  # noqa: E402
-from services.inference.factory import open_engine, served_adapter  # noqa: E402
-from services.inference.registry import verify_model  # noqa: E402
-from tests.finetune.tiny_gemma import write_tiny_gemma  # noqa: E402
-from tests.integration.test_cli import build_parser  # noqa: E402
+from services.catalogue import builtin_registry, load_registry
+from services.config.load import load_config
+from services.feedback.dataset import Example, render_dataset
+from services.inference.adapters import AdapterError
+from services.inference.engine import GenerationRequest
+from services.inference.factory import open_engine, served_adapter
+from services.inference.registry import verify_model
+from tests.finetune.tiny_gemma import write_tiny_gemma
+from tests.integration.test_cli import build_parser
 
 PROMPT = "Report:\nLe 2e bataillon tient le pont.\nLexicon:"
 
