@@ -39,8 +39,8 @@ kill $UP; wait $UP 2>/dev/null || true; trap - EXIT
 vigie models --json > "$OUT/models.json"
 
 # 3. Serving throughput, base and adapter, same run (alternated).
-python -m services.finetune.serving_bench --adapter gemma3-270m-lexicon --requests 8 \
-  --concurrency 4 --gen-tokens 48 --rounds 2 --out "$OUT/serving.json"
+python -m services.finetune.serving_bench --adapter gemma3-270m-lexicon --requests 6 \
+  --concurrency 3 --gen-tokens 32 --rounds 2 --out "$OUT/serving.json"
 
 # 4. Quality on held-out test reports: base, then adapter, same reports.
 vigie eval --split test --ids "$EVAL_IDS" --out "$OUT/eval-base"
