@@ -147,6 +147,8 @@ def train(
     deadline = (
         time.monotonic() + settings.max_minutes * 60 if settings.max_minutes is not None else None
     )
+    if progress is not None:
+        progress.deadline = deadline
     model.train()
     began = time.monotonic()
     tokens = completion = 0

@@ -35,7 +35,7 @@ kill $UP; wait $UP 2>/dev/null || true; trap - EXIT
 /usr/bin/time -v vigie finetune --model gemma3-270m --data "$W/train.jsonl" \
   --out gemma3-270m-lexicon --steps "$STEPS" --max-minutes "$MINUTES" --threads 2 \
   --lr 5e-4 --max-tokens 768 \
-  --report "$OUT/finetune.json" 2> >(tail -40 > "$OUT/finetune.log" >&2)
+  --report "$OUT/finetune.json" 2> "$OUT/finetune.log"
 vigie models --json > "$OUT/models.json"
 
 # 3. Serving throughput, base and adapter, same run (alternated).
