@@ -4,11 +4,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+TRAIN_STAMP := $(VENV)/.installed-train
 
 .PHONY: demo test lock lock-upgrade lock-check lint typecheck unit contract dockerlint bench bench-inference bench-tasks clean \
 	bench-overhead bench-precedence bench-p1-tasks bench-loadtest bench-server bench-flash wheelhouse wheelhouse-check licences sbom audit
 
 LOCK_DIR := ops/lock
+#: Where the CPU torch wheel lies (the file download.pytorch.org/whl/cpu publishes).
+TORCH_WHEELS ?= /opt/wheels
 # Every install is from a lock of what was tested (exact versions, sha256 hashes, no other
 # package): the build tools first, then the rest with --no-build-isolation so llama-cpp-python and
 # the project build with the locked backends too. `make lock` refreshes the locks (README).
@@ -31,6 +34,13 @@ $(DEV_STAMP): pyproject.toml $(LOCK_DIR)/dev.txt $(VENV)/.installed-build
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@ $(STAMP)
 
+# The training extra (`vigie finetune`: torch CPU build, transformers, peft, gguf), over the dev
+# set: its own lock, since torch is the CPU build from a local wheel directory (pip's find-links;
+# README, "Fine-tuning"), not the multi-GB CUDA build PyPI serves for Linux.
+$(TRAIN_STAMP): $(LOCK_DIR)/train.txt $(DEV_STAMP)
+	$(PIP_LOCKED) -r $(LOCK_DIR)/train.txt
+	touch $@
+
 ## lock: re-resolve the locks after a change to pyproject.toml, keeping every pin still allowed
 ## lock-upgrade: re-resolve the locks to the newest releases pyproject.toml allows (then `make test`)
 UV_COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
@@ -40,22 +50,27 @@ lock lock-upgrade: $(DEV_STAMP)
 		pyproject.toml $(LOCK_DIR)/build.in -o $(LOCK_DIR)/dev.txt
 	$(UV_COMPILE) -c $(LOCK_DIR)/dev.txt pyproject.toml $(LOCK_DIR)/build.in -o $(LOCK_DIR)/runtime.txt
 	$(UV_COMPILE) -c $(LOCK_DIR)/dev.txt $(LOCK_DIR)/build.in -o $(LOCK_DIR)/build.txt
+	$(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --find-links $(TORCH_WHEELS) \
+		--custom-compile-command "make lock" $(if $(filter lock-upgrade,$@),--upgrade) \
+		-c $(LOCK_DIR)/dev.txt $(LOCK_DIR)/train.in -o $(LOCK_DIR)/train.txt
 
 ## lock-check: the installed environment is exactly the dev lock (no other version, no extra package)
-lock-check: $(DEV_STAMP)
-	$(BIN)/python -m services.cli.lockcheck $(LOCK_DIR)/dev.txt
+lock-check: $(TRAIN_STAMP)
+	$(BIN)/python -m services.cli.lockcheck $(LOCK_DIR)/dev.txt $(LOCK_DIR)/train.txt
 
 ## demo: embedded nats-server + every service + a demo feed; prints the enriched events
 demo: $(STAMP)
 	$(BIN)/vigie up --demo --once --data-dir .vigie
 
 ## test: lock check, licences, lint, type checks, contract drift, Dockerfile lint, then the whole test suite
-test: $(DEV_STAMP) lock-check licences lint typecheck dockerlint
+test: $(TRAIN_STAMP) lock-check licences lint typecheck dockerlint
 	$(BIN)/pytest -q
 
 ## licences: every shipped component's licence against ops/licences/allow.toml (installed metadata, no network)
 licences: $(DEV_STAMP)
 	$(BIN)/vigie ops licences --quiet --lock $(LOCK_DIR)/runtime.txt
+	$(BIN)/vigie ops licences --quiet --lock $(LOCK_DIR)/train.txt --allow ops/licences/allow-train.toml
 
 ## sbom: a CycloneDX SBOM of this environment (Python packages, nats-server, llama.cpp, models)
 sbom: $(DEV_STAMP)

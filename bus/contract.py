@@ -45,6 +45,7 @@ PUBLIC_TYPES: tuple[type[msgspec.Struct], ...] = (
     v1.EnrichedEvent,
     v1.DeadLetter,
     v1.CollateState,
+    v1.Correction,
 )
 
 _DEFS_PREFIX = "#/$defs/"
@@ -209,6 +210,9 @@ def _messages() -> dict[str, dict[str, Any]]:
         "DeadLetter": json_message(
             "DeadLetter", "A refused message with its reason and original bytes and headers."
         ),
+        "Correction": json_message(
+            "Correction", "An analyst's correction of one task's output in one enriched event."
+        ),
     }
 
 
@@ -250,6 +254,14 @@ def _channels() -> dict[str, dict[str, Any]]:
             "What a stage could not accept, with the original bytes, so it can be requeued "
             "(DLQ_<LABEL>).",
             {"deadLetter": "DeadLetter"},
+        ),
+        "feedback": _channel(
+            t.feedback_subject("{label}", "{kind}", "{source}"),
+            "Analysts' corrections",
+            "Analysts correct a task's output in an enriched event (FEEDBACK_<LABEL>), on the "
+            "label, kind and source of that event: a correction is never written below the "
+            "label of what it corrects. `vigie dataset export` turns them into training data.",
+            {"correction": "Correction"},
         ),
         "work": _channel(
             t.work_subject("{label}", "{task}", "{prec}"),
@@ -304,6 +316,7 @@ def _operations(channels: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]
         "publishReport": op("send", "feeds", "Publishers send reports and readings.", False),
         "receiveEnriched": op("receive", "enriched", "Analysts receive enriched events.", False),
         "receiveDeadLetters": op("receive", "dlq", "Operators receive dead letters.", False),
+        "publishCorrection": op("send", "feedback", "Analysts send corrections.", False),
         "consumeTask": op("receive", "work", "Task services take queued reports.", True),
         "consumeCollate": op("receive", "collate", "Collate takes ingested reports.", True),
         "consumeResults": op("receive", "results", "Collate takes task results.", True),

@@ -19,6 +19,7 @@ subject                                      stream              written by → 
 ``work.<label>.inferred.<client>.<prec>``    WORK_<LABEL>        inference → the requesting client
 ``enriched.<label>.<kind>.<source>``         ENRICHED_<LABEL>    collate → analysts, downstream
 ``dlq.<stage>.<label>``                      DLQ_<LABEL>         any stage → operators
+``feedback.<label>.<kind>.<source>``         FEEDBACK_<LABEL>    analysts → ``vigie dataset``
 ``$KV.ingest_<label>.<id>``                  KV_ingest_<label>   ingest's dedupe horizon
 ``$KV.collate_<label>.<id>``                 KV_collate_<label>  collate's per-report state
 ==========================================  ==================  =================================
@@ -42,7 +43,7 @@ KINDS: tuple[str, ...] = get_args(Kind)
 SOURCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 Retention = Literal["limits", "workqueue"]
-Role = Literal["feeds", "work", "enriched", "dlq", "kv"]
+Role = Literal["feeds", "work", "enriched", "dlq", "feedback", "kv"]
 
 SECOND = 1.0
 MINUTE = 60 * SECOND
@@ -94,6 +95,11 @@ def enriched_subject(label: str, kind: str, source: str) -> str:
 
 def dlq_subject(stage: str, label: str) -> str:
     return f"dlq.{stage}.{label}"
+
+
+def feedback_subject(label: str, kind: str, source: str) -> str:
+    """Where an analyst's correction of an event of ``enriched.<label>.<kind>.<source>`` goes."""
+    return f"feedback.{label}.{kind}.{source}"
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,8 @@ class TopologySettings:
     feed_max_age: float = 7 * DAY
     enriched_max_age: float = 30 * DAY
     dlq_max_age: float = 90 * DAY
+    #: Analysts' corrections are training data: kept as long as the dead letters by default.
+    feedback_max_age: float = 90 * DAY
     stream_max_bytes: int = 1024 * MiB
     #: Message cap of the feeds, work, enriched and dead-letter streams (with ``discard: new``,
     #: a full stream refuses publishers instead of dropping data).
@@ -301,6 +309,20 @@ def build_topology(settings: TopologySettings | None = None) -> Topology:
                 max_msgs=s.stream_max_msgs,
                 replicas=s.stream_replicas,
                 description=f"dead letters, label {label}",
+            ),
+            StreamSpec(
+                name=stream_name("feedback", label),
+                role="feedback",
+                label=label,
+                subjects=tuple(f"feedback.{label}.{kind}.*" for kind in KINDS),
+                retention="limits",
+                max_age=s.feedback_max_age,
+                duplicate_window=s.enriched_duplicate_window,
+                max_bytes=s.stream_max_bytes,
+                max_msgs=s.stream_max_msgs,
+                max_msg_size=FEED_MAX_MSG_SIZE,
+                replicas=s.stream_replicas,
+                description=f"analysts' corrections, label {label}",
             ),
         ]
         for purpose, age in (

@@ -31,7 +31,10 @@ SCHEMA_VERSION = "1.3"
 #: 1.1: task outputs (text, quality, flags), per-task provenance details, report flags.
 #: 1.2: task names and flag codes are open tokens; a task's own typed output (``output`` of the
 #: result, ``outputs`` of the event); the engine's cached prompt tokens.
-#: 1.3: token usage over every attempt (``usage`` of a task's provenance and of the event).
+#: 1.3: token usage over every attempt (``usage`` of a task's provenance and of the event);
+#: analysts' corrections (``Correction`` on ``feedback.<label>.<kind>.<source>``); the LoRA
+#: adapter a request asks for and an answer was generated with; whether decoding enforced the
+#: request's JSON schema.
 
 Label = Literal["np", "dr", "s", "ts"]
 #: Protection levels, lowest first: a derived product carries the highest of its inputs.
@@ -379,6 +382,9 @@ class InferenceRequest(_Wire, frozen=True):
     deadline: Time | None = None
     #: Registry name; None = whichever model the worker serves.
     model: ShortText | None = None
+    #: Registry name of a LoRA adapter of ``model``; None = whatever the worker serves (a worker
+    #: serves one adapter or none: llama.cpp applies an adapter to its whole context).
+    adapter: ShortText | None = None
     report_id: str | None = None
     #: Opaque to the engine, returned with the answer (e.g. which attempt of which task).
     context: dict[str, str] = {}
@@ -398,6 +404,8 @@ class InferenceResult(_Wire, frozen=True):
     error: str | None = None
     model: ShortText | None = None
     engine: ShortText | None = None
+    #: The adapter the text was generated with (None: the base weights).
+    adapter: ShortText | None = None
     prompt_tokens: Annotated[int, Meta(ge=0)] = 0
     completion_tokens: Annotated[int, Meta(ge=0)] = 0
     #: Of ``prompt_tokens``, those whose KV the engine reused instead of computing them.
@@ -502,6 +510,56 @@ class DeadLetter(_Wire, frozen=True):
     fields: dict[str, str] = {}
 
 
+# ---------------------------------------------------------------- feedback
+
+
+class CorrectedEntity(_Wire, frozen=True):
+    """An entity as the analyst says it should be: a span of the event's ``normalised_text``
+    (``start``/``end`` code-point offsets, when the analyst marked them) and its type."""
+
+    type: EntityType
+    text: Annotated[str, Meta(min_length=1)]
+    start: Offset | None = None
+    end: Offset | None = None
+    value: str | None = None
+
+
+class CorrectedQuantity(_Wire, frozen=True):
+    """A logistics quantity as the analyst says it should be."""
+
+    item: ShortText
+    quantity: Annotated[float, Meta(ge=0)]
+    unit: ShortText
+    status: Literal["on_hand", "required", "consumed", "unserviceable"]
+    text: str | None = None
+
+
+class Correction(_Wire, frozen=True):
+    """An analyst's correction of one task's output in one enriched event, published on
+    ``feedback.<label>.<kind>.<source>`` (the label, kind and source of the event it corrects:
+    a correction is as sensitive as the event, and is never written below its label).
+
+    Exactly one corrected output is set, the one the task fills: ``translation``, ``summary``,
+    ``entities`` (the full corrected list) or ``quantities`` (the full corrected list).
+    """
+
+    correction_id: Annotated[str, Meta(min_length=1, max_length=128)]
+    report_id: Annotated[str, Meta(min_length=1)]
+    revision: Annotated[int, Meta(ge=1)]
+    label: Label
+    kind: Kind
+    source: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    task: TaskName
+    author: Annotated[str, Meta(min_length=1, max_length=256)]
+    at: Time
+    translation: Annotated[str, Meta(min_length=1)] | None = None
+    summary: Annotated[str, Meta(min_length=1)] | None = None
+    entities: list[CorrectedEntity] | None = None
+    quantities: list[CorrectedQuantity] | None = None
+    comment: Annotated[str, Meta(max_length=4096)] | None = None
+    schema_version: SchemaVersion = SCHEMA_VERSION
+
+
 class Decoder(Generic[_T]):
     """A msgspec JSON decoder whose only errors are ``msgspec.DecodeError`` (and its subclass
     ``ValidationError``). msgspec itself raises ``RecursionError`` for JSON nested deeper than
@@ -543,3 +601,4 @@ enriched_decoder = Decoder[EnrichedEvent](EnrichedEvent)
 dead_letter_decoder = Decoder[DeadLetter](DeadLetter)
 inference_request_decoder = Decoder[InferenceRequest](InferenceRequest)
 inference_result_decoder = Decoder[InferenceResult](InferenceResult)
+correction_decoder = Decoder[Correction](Correction)

@@ -29,9 +29,12 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from schemas.v1 import LABELS, Label
+
 __all__ = [
     "BUILTIN",
     "BUILTIN_TOML",
+    "AdapterSpec",
     "ModelError",
     "ModelSpec",
     "PromptStyle",
@@ -88,7 +91,40 @@ class ModelSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
         return self.format != "gguf"
 
 
+class AdapterSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A LoRA adapter of a registered model (``[adapters.<name>]``), as `vigie finetune` records
+    it: its weights' sha256, the base model it was trained on, the fingerprint of its training
+    set, and its label — the highest label of that data (an adapter trained on ``s`` is ``s``)."""
+
+    name: Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
+    base: Annotated[str, Meta(min_length=1)]
+    #: ``gguf-lora``: one GGUF LoRA file (llama.cpp); ``peft``: a PEFT directory (GPU path).
+    format: Literal["gguf-lora", "peft"]
+    path: Annotated[str, Meta(min_length=1)]
+    sha256: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
+    label: Label
+    data_fingerprint: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
+    scale: Annotated[float, Meta(gt=0, le=4)] = 1.0
+    description: str = ""
+
+    @property
+    def is_dir(self) -> bool:
+        return self.format == "peft"
+
+    def weights(self) -> ModelSpec:
+        """The adapter's file(s) as an entry the weight checks read (path and sha256)."""
+        return ModelSpec(
+            name=self.name,
+            format="hf" if self.is_dir else "gguf",
+            path=self.path,
+            sha256=self.sha256,
+            context_length=1,
+            prompt_style="few-shot",
+        )
+
+
 _KEYS = [f for f in msgspec.structs.fields(ModelSpec) if f.name != "name"]
+_ADAPTER_KEYS = [f for f in msgspec.structs.fields(AdapterSpec) if f.name != "name"]
 _EXPECT = {
     "format": '"gguf" (one file, llama.cpp), "exl2" or "hf" (a directory, ExLlamaV2)',
     "path": "a file or directory; a relative path is under nats.data_dir",
@@ -148,6 +184,18 @@ class Registry:
     source: str = field(default=BUILTIN, compare=False)
     #: The fingerprint of the key whose signature was verified; None when none was asked for.
     signed_by: str | None = field(default=None, compare=False)
+    adapters: dict[str, AdapterSpec] = field(default_factory=dict)
+
+    def adapter(self, name: str) -> AdapterSpec:
+        """The adapter ``name``; ModelError (reason ``unknown``) when the registry has none."""
+        try:
+            return self.adapters[name]
+        except KeyError:
+            known = ", ".join(self.adapters) or "none"
+            hint = f"the registry ({self.source}) has adapters: {known} (`vigie models`)"
+            raise ModelError(
+                name, "no such adapter in the registry", hint, reason="unknown"
+            ) from None
 
     def get(self, name: str) -> ModelSpec:
         try:
@@ -204,7 +252,7 @@ def load_registry(path: Path | None = None, signing_key: str | Path | None = Non
         hint = "make it a readable UTF-8 TOML file"
         raise RegistryError(source, None, f"cannot read it: {e}", hint) from None
     registry = _parse(doc, source)
-    return Registry(registry.models, registry.default, source, signed_by)
+    return Registry(registry.models, registry.default, source, signed_by, registry.adapters)
 
 
 def registry_toml(registry: Registry) -> str:
@@ -220,6 +268,21 @@ def registry_toml(registry: Registry) -> str:
                     str(value) if isinstance(value, int) else json.dumps(value, ensure_ascii=False)
                 )
                 lines.append(f"{f.name} = {text}")
+    for adapter in registry.adapters.values():
+        lines += ["", adapter_toml(adapter).rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def adapter_toml(adapter: AdapterSpec) -> str:
+    """One ``[adapters.<name>]`` table (what `vigie finetune` appends to a registry file)."""
+    lines = [f"[adapters.{adapter.name}]"]
+    for f in _ADAPTER_KEYS:
+        value = getattr(adapter, f.name)
+        if value != f.default:
+            text = (
+                repr(value) if isinstance(value, float) else json.dumps(value, ensure_ascii=False)
+            )
+            lines.append(f"{f.name} = {text}")
     return "\n".join(lines) + "\n"
 
 
@@ -230,9 +293,12 @@ def _did_you_mean(typed: str, candidates: list[str], otherwise: str) -> str:
 
 def _parse(doc: dict[str, Any], source: str) -> Registry:
     for key in doc:
-        if key not in ("default", "models"):
-            otherwise = "the file holds default and one [models.<name>] table per model"
-            hint = _did_you_mean(key, ["default", "models"], otherwise)
+        if key not in ("default", "models", "adapters"):
+            otherwise = (
+                "the file holds default, one [models.<name>] table per model and one "
+                "[adapters.<name>] table per adapter"
+            )
+            hint = _did_you_mean(key, ["default", "models", "adapters"], otherwise)
             raise RegistryError(source, key, "unknown key", hint)
     tables = doc.get("models")
     if not isinstance(tables, dict) or not tables:
@@ -247,7 +313,30 @@ def _parse(doc: dict[str, Any], source: str) -> Registry:
     if default not in models:
         hint = _did_you_mean(default, list(models), f"set it to one of {choices}")
         raise RegistryError(source, "default", f"no model named {default!r}", hint)
-    return Registry(models=models, default=default, source=source)
+    adapters = _adapters(doc.get("adapters", {}), models, source)
+    return Registry(models=models, default=default, source=source, adapters=adapters)
+
+
+def _adapters(tables: Any, models: dict[str, ModelSpec], source: str) -> dict[str, AdapterSpec]:
+    if not isinstance(tables, dict):
+        raise RegistryError(source, "adapters", "expected tables", "write [adapters.<name>]")
+    out: dict[str, AdapterSpec] = {}
+    for name, table in tables.items():
+        at = f"adapters.{name}"
+        if not isinstance(table, dict) or "name" in table:
+            hint = f"write it as a [{at}] table (its name is its key)"
+            raise RegistryError(source, at, "not an adapter table", hint, name)
+        try:
+            spec = msgspec.convert({**table, "name": name}, AdapterSpec)
+        except msgspec.ValidationError as e:
+            keys = ", ".join(f.name for f in _ADAPTER_KEYS)
+            hint = f"the keys are {keys}; label one of {', '.join(LABELS)}"
+            raise RegistryError(source, at, str(e), hint, name) from None
+        if spec.base not in models:
+            hint = f"base must name a model of the registry ({', '.join(models)})"
+            raise RegistryError(source, f"{at}.base", f"no model {spec.base!r}", hint, name)
+        out[name] = spec
+    return out
 
 
 def _spec(name: str, table: Any, source: str) -> ModelSpec:

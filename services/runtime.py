@@ -139,17 +139,19 @@ async def build_service(
             task_consumers(name, topology, labels),
         )
     if name == "inference":
-        from services.inference.factory import open_engine
+        from services.inference.factory import open_engine, served_adapter
         from services.inference.service import InferenceService
 
         if engine is None:
             engine = await open_engine(cfg)
+        # The engine verified it when it loaded it; here its name and label (a file read).
+        adapter = await anyio.to_thread.run_sync(served_adapter, cfg)
         consumers = topology.consumers_for("inference", labels)
         served = engine
         log.info("engine %s serving model %s", engine.name, engine.model)
         observe_engine(engine)
         return ServiceParts(
-            InferenceService(engine, publisher).handle,
+            InferenceService(engine, publisher, adapter=adapter).handle,
             consumers,
             # The engine's sequences, plus one per consumer: an idle consumer's long-poll holds
             # a slot, and the engine queues the few extra requests by precedence.

@@ -13,8 +13,10 @@ Identities:
   receive replies on its own inbox prefix ``_INBOX_<identity>``;
 - ``provisioner``: creates and updates the topology's streams and consumers, purges them, shows
   their state (``vigie ops provision``, ``vigie purge``, ``vigie status``);
-- ``analyst-<label>``: reads the enriched streams of every label up to its clearance (consumer
-  create/next/ack, message get) — nothing else;
+- ``analyst-<label>``: reads the enriched and feedback streams of every label up to its
+  clearance (consumer create/next/ack, message get) and publishes corrections at its own label
+  only (``feedback.<label>.*.*``: no write-down — an ``s`` analyst cannot write into
+  ``feedback.dr``, whose readers are not cleared for what an ``s`` analyst knows);
 - ``publisher-<label>``: publishes feeds of that label only.
 
 Reading a stream needs no subscription (stream message get, direct get and consumer create all
@@ -33,6 +35,7 @@ from bus.topology import (
     dlq_subject,
     enriched_subject,
     feed_subject,
+    feedback_subject,
     infer_subject,
     inferred_subject,
     kv_bucket,
@@ -233,33 +236,42 @@ def cleared(level: str) -> tuple[str, ...]:
 
 
 def analyst_permissions(topology: Topology, level: str) -> Permissions:
-    """Read-only access to the enriched streams of every label up to ``level``."""
+    """Read access to the enriched and feedback streams of every label up to ``level``;
+    corrections published at ``level`` only."""
     identity = f"analyst-{level}"
     publish: list[str] = []
     subscribe = [f"{inbox_prefix(identity)}.>"]
+    if level in topology.settings.labels:
+        # Exactly its own label: writing down would hand s knowledge to dr readers.
+        publish += [feedback_subject(level, kind, ANY) for kind in KINDS]
     for label in cleared(level):
         if label not in topology.settings.labels:
             continue
-        s = stream_name("enriched", label)
-        publish += [
-            f"{API}.STREAM.INFO.{s}",
-            f"{API}.CONSUMER.CREATE.{s}",
-            f"{API}.CONSUMER.CREATE.{s}.>",
-            f"{API}.CONSUMER.DURABLE.CREATE.{s}.*",
-            f"{API}.CONSUMER.INFO.{s}.*",
-            f"{API}.CONSUMER.DELETE.{s}.*",
-            f"{API}.CONSUMER.MSG.NEXT.{s}.*",
-            f"{API}.STREAM.MSG.GET.{s}",
-            f"{API}.DIRECT.GET.{s}",
-            f"{API}.DIRECT.GET.{s}.>",
-            f"$JS.ACK.{s}.>",
-            f"$JS.ACK.*.*.{s}.>",
-            # Flow control replies of push (ordered) consumers.
-            f"$JS.FC.{s}.>",
-        ]
-        # Core subscription on the stream's own subjects (`vigie tail`).
-        subscribe += topology.stream(s).subjects
+        for role in ("enriched", "feedback"):
+            publish += _reader_grants(stream_name(role, label))
+            # Core subscription on the stream's own subjects (`vigie tail`).
+            subscribe += topology.stream(stream_name(role, label)).subjects
     return Permissions(identity, _unique(publish), _unique(subscribe))
+
+
+def _reader_grants(s: str) -> list[str]:
+    """Reading one stream: consumers (create, next, ack, delete) and message get."""
+    return [
+        f"{API}.STREAM.INFO.{s}",
+        f"{API}.CONSUMER.CREATE.{s}",
+        f"{API}.CONSUMER.CREATE.{s}.>",
+        f"{API}.CONSUMER.DURABLE.CREATE.{s}.*",
+        f"{API}.CONSUMER.INFO.{s}.*",
+        f"{API}.CONSUMER.DELETE.{s}.*",
+        f"{API}.CONSUMER.MSG.NEXT.{s}.*",
+        f"{API}.STREAM.MSG.GET.{s}",
+        f"{API}.DIRECT.GET.{s}",
+        f"{API}.DIRECT.GET.{s}.>",
+        f"$JS.ACK.{s}.>",
+        f"$JS.ACK.*.*.{s}.>",
+        # Flow control replies of push (ordered) consumers.
+        f"$JS.FC.{s}.>",
+    ]
 
 
 def publisher_permissions(label: str) -> Permissions:

@@ -102,9 +102,15 @@ def installed_versions() -> dict[str, str]:
     }
 
 
-def check(lock: Path) -> list[Drift]:
-    """The drift between ``lock`` and this interpreter's environment."""
-    return drift(pins(lock.read_text(encoding="utf-8")), installed_versions())
+def check(lock: Path, *more: Path) -> list[Drift]:
+    """The drift between ``lock`` (with ``more`` locks installed over it: the training extra's)
+    and this interpreter's environment."""
+    wanted: dict[str, str] = {}
+    for path in (lock, *more):
+        for name, version in pins(path.read_text(encoding="utf-8")).items():
+            if wanted.setdefault(name, version) != version:
+                raise LockFileError(f"{name} pinned at {wanted[name]} and at {version} ({path})")
+    return drift(wanted, installed_versions())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,9 +119,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="exit 1, naming each difference, unless the environment is exactly the lock",
     )
     parser.add_argument("lock", type=Path, help="a lock file of ops/lock/ (e.g. ops/lock/dev.txt)")
+    parser.add_argument(
+        "more",
+        type=Path,
+        nargs="*",
+        help="locks installed over it (e.g. ops/lock/train.txt, the training extra)",
+    )
     args = parser.parse_args(argv)
     try:
-        found = check(args.lock)
+        found = check(args.lock, *args.more)
     except (OSError, LockFileError) as exc:
         print(f"lock check: cannot read {args.lock}: {exc}", file=sys.stderr)
         return 2

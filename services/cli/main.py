@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
-    from services.cli import bench, chaos, loadtest, trace
+    from services.cli import bench, chaos, feedback, finetune, loadtest, trace
     from services.cli import eval as eval_cli
 
     for module in (
@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         chaos,
         trace,
         eval_cli,
+        feedback,
+        finetune,
     ):
         module.register(sub)
     return parser

@@ -11,9 +11,10 @@ from typing import Any
 import anyio
 import orjson
 
-from services.catalogue import ModelError, ModelSpec, Registry, load_registry
+from services.catalogue import AdapterSpec, ModelError, ModelSpec, Registry, load_registry
 from services.cli.common import fail, table
 from services.config.load import LoadedConfig
+from services.inference.adapters import ServedAdapter, verify_adapter
 from services.inference.registry import VerifiedModel, model_path, verify_model
 
 #: ModelError.reason → the verdict shown; any other reason is an "error".
@@ -83,6 +84,17 @@ async def cmd_models(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         row = model_row(registry, spec, model_path(spec, data_dir), verified)
         row["served"] = spec.name == served
         rows.append(row)
+    adapter_rows: list[dict[str, Any]] = []
+    for adapter in registry.adapters.values():
+        verify_one = partial(verify_adapter, adapter, data_dir)
+        try:
+            served_adapter: ServedAdapter | ModelError = await anyio.to_thread.run_sync(verify_one)
+        except ModelError as exc:
+            served_adapter = exc
+            errors.append(exc)
+        row = adapter_row(adapter, model_path(adapter.weights(), data_dir), served_adapter)
+        row["served"] = adapter.name == loaded.config.inference.adapter
+        adapter_rows.append(row)
     inf = loaded.config.inference
     engine_line = f"engine {inf.engine}"
     if inf.engine == "exllamav2":
@@ -95,14 +107,59 @@ async def cmd_models(args: argparse.Namespace, loaded: LoadedConfig) -> int:
             if row["served"]:
                 row["engine"], row["gpu_mode"] = inf.engine, mode
     if args.json:
-        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode(), flush=True)
+        everything = rows + adapter_rows
+        print(orjson.dumps(everything, option=orjson.OPT_INDENT_2).decode(), flush=True)
     else:
         signed = f", signed by {registry.signed_by}" if registry.signed_by else ""
         print(f"registry {registry.source}{signed}, data dir {data_dir}, {engine_line}")
         print(render_table(rows), flush=True)
+        if adapter_rows:
+            print(render_adapter_table(adapter_rows), flush=True)
     for error in errors:
         print(f"vigie: {error}", file=sys.stderr, flush=True)
-    return 1 if any(failed(row) for row in rows) else 0
+    # An adapter that is there must verify (a tampered one is refused); a missing one only
+    # matters when it is the one configured.
+    bad_adapter = any(
+        r["verdict"] != "ok" and (r["verdict"] != "missing" or r["served"]) for r in adapter_rows
+    )
+    return 1 if any(failed(row) for row in rows) or bad_adapter else 0
+
+
+def adapter_row(
+    spec: AdapterSpec, path: Path, verified: ServedAdapter | ModelError
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "kind": "adapter",
+        "name": spec.name,
+        "base": spec.base,
+        "format": spec.format,
+        "label": spec.label,
+        "data_fingerprint": spec.data_fingerprint,
+        "path": str(path),
+        "verdict": "ok",
+        "sha256": None,
+        "problem": None,
+        "hint": None,
+    }
+    if isinstance(verified, ModelError):
+        verdict = VERDICTS.get(verified.reason, "error")
+        row.update(verdict=verdict.lower(), problem=verified.problem, hint=verified.hint)
+    else:
+        row.update(sha256=verified.sha256)
+    return row
+
+
+def render_adapter_table(rows: list[dict[str, Any]]) -> str:
+    lines = []
+    for row in rows:
+        verdict = VERDICTS.get(row["verdict"], row["verdict"])
+        if row["verdict"] == "ok":
+            verdict += f"  sha256 {row['sha256'][:12]}…"
+        name = row["name"] + (" (served)" if row["served"] else "")
+        data = f"data {row['data_fingerprint'][:12]}…"
+        lines.append([name, row["base"], row["label"], row["format"], data, row["path"], verdict])
+    headers = ["ADAPTER", "BASE", "LABEL", "FORMAT", "TRAINED ON", "PATH", "VERDICT"]
+    return table(headers, lines)
 
 
 def model_row(

@@ -143,6 +143,13 @@ class BusConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True)
     collate_state_max_age: Annotated[float, _secs("How long collate keeps a report's state.")] = (
         30 * 86400.0
     )
+    feedback_max_age: Annotated[
+        float,
+        _secs(
+            "How long analysts' corrections are kept (FEEDBACK_<LABEL>; the training data of "
+            "`vigie dataset export`); a label's retention caps it like every stream."
+        ),
+    ] = 90 * 86400.0
     stream_max_bytes: Annotated[
         int, Meta(ge=SERVER_MAX_PAYLOAD, description="Size cap of each stream, in bytes.")
     ] = 1024**3
@@ -256,6 +263,16 @@ class InferenceConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields
     model: Annotated[
         str | None,
         Meta(description="Model to serve, by its registry name; unset = the registry default."),
+    ] = None
+    adapter: Annotated[
+        str | None,
+        Meta(
+            description="LoRA adapter to serve with the model, by its registry name "
+            "([adapters.<name>], written by `vigie finetune`); unset = the base weights. One "
+            "adapter per worker: llama.cpp applies an adapter to its whole context. Requests "
+            "labelled below the adapter's label are refused.",
+            extra={"expect": "an adapter name of the registry, or none"},
+        ),
     ] = None
     models_file: Annotated[
         str | None,
@@ -539,6 +556,7 @@ def topology_settings(cfg: Config) -> TopologySettings:
         enriched_duplicate_window=b.enriched_duplicate_window,
         ingest_dedupe_horizon=b.ingest_dedupe_horizon,
         collate_state_max_age=b.collate_state_max_age,
+        feedback_max_age=b.feedback_max_age,
         stream_max_bytes=b.stream_max_bytes,
         stream_max_msgs=b.stream_max_msgs,
         stream_replicas=b.stream_replicas,

@@ -72,7 +72,9 @@ def write_config(out: Path, shape: dict[str, int]) -> None:
 
         config = MistralConfig(**fields)
         config.architectures = ["MistralForCausalLM"]
-        config.torch_dtype = "float16"
+        # transformers 5 made ``torch_dtype`` a read-only alias of ``dtype``; 4.x has no alias.
+        dtype_key = "dtype" if hasattr(type(config), "dtype") else "torch_dtype"
+        setattr(config, dtype_key, "float16")
         config.save_pretrained(out)
     except ImportError:  # the same file by hand
         doc = {**fields, "architectures": ["MistralForCausalLM"], "model_type": "mistral"}

@@ -10,6 +10,12 @@ import anyio.to_thread
 
 from services.catalogue import ModelError, ModelSpec, served_spec
 from services.config.schema import Config, InferenceConfig
+from services.inference.adapters import (
+    AdapterError,
+    ServedAdapter,
+    registry_adapter,
+    verify_adapter,
+)
 from services.inference.engine import Engine
 from services.inference.registry import verify_model
 from services.inference.runner import RunnerSettings, ThreadedEngine
@@ -46,6 +52,7 @@ async def open_engine(cfg: Config) -> Engine:
             "choose a GGUF model (inference.model) or the exllamav2 engine",
         )
     verified = await anyio.to_thread.run_sync(verify_model, spec, Path(cfg.nats.data_dir))
+    adapter = await anyio.to_thread.run_sync(served_adapter, cfg, spec)
     from services.inference.llama import INVARIANT_DECODE_GROUP, LlamaCore, LlamaSettings
 
     scheduler = scheduler_settings(inf)
@@ -61,10 +68,29 @@ async def open_engine(cfg: Config) -> Engine:
         decode_group=INVARIANT_DECODE_GROUP if inf.batch_invariant else None,
         prefix_holders=inf.prefix_cache_prefixes if inf.prefix_cache else 0,
         prefill_seconds=inf.prefill_step_s,
+        adapter=adapter,
     )
     # Loading maps the weights and allocates the KV cache: seconds, not for the event loop.
     core = await anyio.to_thread.run_sync(LlamaCore, settings)
     return ThreadedEngine(core, RunnerSettings(scheduler=scheduler, max_waiting=inf.max_waiting))
+
+
+def served_adapter(cfg: Config, spec: ModelSpec | None = None) -> ServedAdapter | None:
+    """``inference.adapter`` of the served model, verified against its sha256 (None when
+    unset); raises AdapterError for an unknown, foreign or unverified adapter."""
+    inf = cfg.inference
+    if not inf.adapter or inf.engine == "stand-in":
+        return None
+    if spec is None:
+        spec = served_spec(inf.models_file, inf.model, inf.models_signing_key)
+    adapter = registry_adapter(inf.models_file, inf.models_signing_key, inf.adapter, spec)
+    if adapter.format != "gguf-lora":
+        raise AdapterError(
+            adapter.name,
+            f"llama.cpp applies GGUF LoRA adapters, this one is {adapter.format}",
+            "serve the GGUF LoRA written beside it by `vigie finetune`",
+        )
+    return verify_adapter(adapter, Path(cfg.nats.data_dir))
 
 
 async def open_exllama_engine(cfg: Config, spec: ModelSpec) -> ThreadedEngine:
@@ -72,6 +98,12 @@ async def open_exllama_engine(cfg: Config, spec: ModelSpec) -> ThreadedEngine:
     mode the host allows (``inference.gpu_mode``); raises ModelError (GpuUnavailable when
     torch, CUDA or exllamav2 is missing)."""
     inf = cfg.inference
+    if inf.adapter:
+        raise AdapterError(
+            inf.adapter,
+            "the exllamav2 engine serves no adapter in this version",
+            "unset inference.adapter, or serve the GGUF LoRA with the llama.cpp engine",
+        )
     if spec.format not in ("exl2", "hf"):
         raise ModelError(
             spec.name,

@@ -30,6 +30,7 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
+from services.inference.adapters import ServedAdapter, apply_lora, free_lora, load_lora
 from services.inference.engine import EngineError
 from services.inference.prefix import PrefixCache
 from services.inference.runner import Sequence, prepare_request
@@ -79,8 +80,9 @@ class LlamaSettings:
     prefix_holders: int = 8
     #: Seconds of prompt computation one step may take (besides ``batch_tokens``).
     prefill_seconds: float = 0.25
-    #: The LoRA adapter applied (None: base weights); part of a cached prefix's key.
-    adapter: str | None = None
+    #: The LoRA adapter applied to the whole context (None: the base weights). A cached
+    #: prefix's KV depends on it: the prefix cache is keyed by its name and sha256.
+    adapter: ServedAdapter | None = None
     #: One KV stream shared by all sequences instead of one each (measured, not shipped:
     #: docs/BENCHMARKS.md).
     kv_unified: bool = False
@@ -137,6 +139,12 @@ class LlamaCore:
                 "check that it is a GGUF file this llama.cpp version reads (`vigie models`)",
             )
         self._model = model
+        self.adapter = settings.adapter
+        try:
+            self._lora = load_lora(model, settings.adapter) if settings.adapter else None
+        except Exception:
+            llama_cpp.llama_model_free(model)
+            raise
         self.context_train = int(llama_cpp.llama_model_n_ctx_train(model))
         cparams = llama_cpp.llama_context_default_params()
         cparams.n_ctx = settings.sequence_tokens * streams
@@ -159,6 +167,7 @@ class LlamaCore:
         cparams.no_perf = True
         ctx = llama_cpp.llama_init_from_model(model, cparams)
         if not ctx:
+            free_lora(self._lora)
             llama_cpp.llama_model_free(model)
             raise EngineStartError(
                 f"llama.cpp could not create a context of {settings.sequence_tokens} tokens "
@@ -167,6 +176,14 @@ class LlamaCore:
                 "inference.prefix_cache_prefixes",
             )
         self._ctx = ctx
+        if settings.adapter is not None:
+            try:
+                apply_lora(ctx, self._lora, settings.adapter)
+            except Exception:
+                llama_cpp.llama_free(ctx)
+                free_lora(self._lora)
+                llama_cpp.llama_model_free(model)
+                raise
         self._vocab = llama_cpp.llama_model_get_vocab(model)
         self._closed = False
         self._memory = llama_cpp.llama_get_memory(ctx)
@@ -193,7 +210,11 @@ class LlamaCore:
             self.prefixes = PrefixCache(
                 range(settings.max_sequences, streams),
                 model=self.model_name,
-                adapter=settings.adapter,
+                adapter=(
+                    f"{settings.adapter.name}@{settings.adapter.sha256}"
+                    if settings.adapter
+                    else None
+                ),
             )
         self._steps = 0
         #: Prompt tokens per second, measured (0 until the first prompt chunk).
@@ -390,6 +411,7 @@ class LlamaCore:
         self._closed = True
         llama_cpp.llama_batch_free(self._batch)
         llama_cpp.llama_free(self._ctx)
+        free_lora(self._lora)
         llama_cpp.llama_model_free(self._model)
 
     # ------------------------------------------------------------------ helpers

@@ -27,6 +27,7 @@ from schemas.v1 import (
     json_encoder,
     readable,
 )
+from services.inference.adapters import ServedAdapter, refusal
 from services.inference.engine import (
     Engine,
     EngineError,
@@ -93,8 +94,11 @@ class InferenceService:
         engine: Engine,
         publisher: Publisher,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        adapter: ServedAdapter | None = None,
     ) -> None:
         self._engine = engine
+        #: The adapter the engine applies to every request (one per worker), or None.
+        self._adapter = adapter
         self._publisher = publisher
         self._clock = clock
 
@@ -115,6 +119,9 @@ class InferenceService:
                 f"model {req.model} is not served here (this worker serves {self._engine.model})"
             )
             await self._answer(d, req, "failed", error=error)
+            return Ack()
+        if (refused := refusal(self._adapter, req.adapter, req.label)) is not None:
+            await self._answer(d, req, "failed", error=refused)
             return Ack()
         try:
             result = await self._engine.generate(to_generation(req, now))
@@ -151,6 +158,7 @@ class InferenceService:
             error=error,
             model=self._engine.model,
             engine=self._engine.name,
+            adapter=self._adapter.name if self._adapter and result else None,
             prompt_tokens=result.prompt_tokens if result else 0,
             cached_prompt_tokens=result.cached_prompt_tokens if result else 0,
             completion_tokens=result.completion_tokens if result else 0,

@@ -291,7 +291,7 @@ class ModelTaskService:
             finished_at=self._clock(),
             model=answer.model,
             engine=answer.engine,
-            adapter=None,
+            adapter=answer.adapter,
             prompt_version=job.prompt_version,
             prompt_style="chat" if job.prompt_style == "chat" else "few-shot",
             attempts=job.attempt,

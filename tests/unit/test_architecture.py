@@ -127,6 +127,11 @@ PURE = [
     "services.collate.logic",
     "services.ingest.parse",
     "bus.outcomes",
+    # Corrections and training sets: built and checked from plain values.
+    "services.feedback.correction",
+    "services.feedback.dataset",
+    "services.finetune.examples",
+    "services.inference.adapters",
     *(f"{task}.task" for task in TASK_PACKAGES),
     # The evaluator's scoring (services/evaluation): plain values in, figures out.
     *(

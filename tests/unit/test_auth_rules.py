@@ -62,8 +62,26 @@ def test_an_analyst_is_granted_no_stream_above_its_clearance(level: str) -> None
     perms = analyst_permissions(TOPOLOGY, level)
     for spec in TOPOLOGY.streams:
         granted = any(spec.name in p.split(".") for p in perms.publish)
-        may = spec.role == "enriched" and LABEL_ORDER[spec.label] <= LABEL_ORDER[level]
+        may = spec.role in ("enriched", "feedback")
+        may = may and LABEL_ORDER[spec.label] <= LABEL_ORDER[level]
         assert granted == may, spec.name
+
+
+@given(labels_st)
+def test_an_analyst_writes_corrections_at_its_own_label_only(level: str) -> None:
+    """No write-down: credentials cleared for ``s`` publish into no ``feedback.dr`` subject
+    (nor any other stream's), only into ``feedback.s``."""
+    perms = analyst_permissions(TOPOLOGY, level)
+    writes = [p for p in perms.publish if not p.startswith(("$JS.", "_INBOX"))]
+    assert writes, level
+    for allowed in writes:
+        into = [spec for spec in TOPOLOGY.streams if _captures(spec, allowed)]
+        assert [(s.role, s.label) for s in into] == [("feedback", level)], allowed
+    for other in LABELS:
+        if other != level:
+            assert not any(
+                subject_matches(p, f"feedback.{other}.report.src") for p in perms.publish
+            ), other
 
 
 def test_every_grant_allows_both_ack_forms_of_its_consumers() -> None:

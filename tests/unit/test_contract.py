@@ -136,6 +136,7 @@ def test_addresses_and_parameters_follow_the_topology(doc: dict[str, Any]) -> No
         "feeds.{label}.{kind}.{source}",
         "enriched.{label}.{kind}.{source}",
         "dlq.{stage}.{label}",
+        "feedback.{label}.{kind}.{source}",
         "work.{label}.{task}.{prec}",
         "work.{label}.collate.{prec}",
         "work.{label}.result.{prec}",

@@ -44,8 +44,9 @@ def test_the_services_get_the_tasks_model_and_long_deadlines() -> None:
     assert cfg.collate.deadline_for("FLASH") == cfg.collate.deadline_for("ROUTINE") == 1200.0
     kept = eval_config(Config(), EvalOptions(deadline=None))
     assert kept.collate == Config().collate and kept.ingest.tasks == Config().ingest.tasks
-    with pytest.raises(ValueError, match="adapter"):
-        eval_config(Config(), options, adapter="lora-1")
+    # The engine serves adapters (inference.adapter): --adapter reaches the inference section.
+    assert eval_config(Config(), options, adapter="lora-1").inference.adapter == "lora-1"
+    assert eval_config(Config(), options).inference.adapter is None
 
 
 def test_a_run_written_then_scored_again_gives_the_same_figures(tmp_path: Path) -> None:

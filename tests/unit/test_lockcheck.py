@@ -89,7 +89,11 @@ def _lock(name: str) -> dict[str, str]:
 
 
 def test_this_environment_is_the_dev_lock() -> None:
-    assert lockcheck.check(LOCK_DIR / "dev.txt") == []
+    """Exactly the dev lock, or exactly the dev lock with the training extra's over it (what
+    `make test` installs); any other package or version is drift."""
+    dev_only = lockcheck.check(LOCK_DIR / "dev.txt")
+    with_train = lockcheck.check(LOCK_DIR / "dev.txt", LOCK_DIR / "train.txt")
+    assert dev_only == [] or with_train == [], with_train
 
 
 def test_the_locks_agree_and_cover_pyproject() -> None:
@@ -115,6 +119,14 @@ def test_the_locks_agree_and_cover_pyproject() -> None:
         req = Requirement(text)
         if lockcheck.normalise(req.name) != lockcheck.normalise(project["name"]):
             assert req.specifier.contains(dev[lockcheck.normalise(req.name)]), req.name
+    # The training extra: its own lock, every requirement pinned inside its range, and every
+    # package it shares with the dev set at the dev set's version.
+    train = _lock("train.txt")
+    for text in extras["train"]:
+        req = Requirement(text)
+        assert req.specifier.contains(train[lockcheck.normalise(req.name)]), req.name
+    shared = {name: v for name, v in train.items() if name in dev}
+    assert shared.items() <= dev.items()
     for text in (LOCK_DIR / "build.in").read_text("utf-8").splitlines():
         if text and not text.startswith("#"):
             assert lockcheck.normalise(re.split(r"[<>=]", text)[0]) in build

@@ -1,0 +1,1 @@
+"""Analysts' corrections: the wire helper (pure), the bus side, and training-set export."""
