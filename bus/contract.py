@@ -45,6 +45,7 @@ PUBLIC_TYPES: tuple[type[msgspec.Struct], ...] = (
     v1.EnrichedEvent,
     v1.DeadLetter,
     v1.CollateState,
+    v1.AuditRecord,
 )
 
 _DEFS_PREFIX = "#/$defs/"
@@ -144,6 +145,10 @@ def _parameters() -> dict[str, dict[str, Any]]:
             "description": "The stage that refused the message: ingest, a task, inference or "
             "collate (a lower-case token).",
         },
+        "action": {
+            "description": "What the analyst did in the console.",
+            "enum": list(topology.AUDIT_ACTIONS),
+        },
         "task": {
             "description": "The task service the report is queued for: a name of the task "
             "registry (an open token matching `^[a-z][a-z0-9_]{0,30}$`).",
@@ -209,6 +214,9 @@ def _messages() -> dict[str, dict[str, Any]]:
         "DeadLetter": json_message(
             "DeadLetter", "A refused message with its reason and original bytes and headers."
         ),
+        "AuditRecord": json_message(
+            "AuditRecord", "Who viewed or corrected which report in the analyst console."
+        ),
     }
 
 
@@ -250,6 +258,13 @@ def _channels() -> dict[str, dict[str, Any]]:
             "What a stage could not accept, with the original bytes, so it can be requeued "
             "(DLQ_<LABEL>).",
             {"deadLetter": "DeadLetter"},
+        ),
+        "audit": _channel(
+            t.audit_subject("{label}", "{action}"),
+            "Console audit",
+            "The analyst console records who viewed and who corrected which report, on the "
+            "report's label (AUDIT_<LABEL>).",
+            {"record": "AuditRecord"},
         ),
         "work": _channel(
             t.work_subject("{label}", "{task}", "{prec}"),
@@ -304,6 +319,9 @@ def _operations(channels: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]
         "publishReport": op("send", "feeds", "Publishers send reports and readings.", False),
         "receiveEnriched": op("receive", "enriched", "Analysts receive enriched events.", False),
         "receiveDeadLetters": op("receive", "dlq", "Operators receive dead letters.", False),
+        "sendAudit": op(
+            "send", "audit", "The analyst console records views and corrections.", False
+        ),
         "consumeTask": op("receive", "work", "Task services take queued reports.", True),
         "consumeCollate": op("receive", "collate", "Collate takes ingested reports.", True),
         "consumeResults": op("receive", "results", "Collate takes task results.", True),

@@ -473,6 +473,27 @@ class DeadLetter(_Wire, frozen=True):
     fields: dict[str, str] = {}
 
 
+AuditAction = Literal["viewed", "corrected"]
+
+
+class AuditRecord(_Wire, frozen=True):
+    """Who looked at or corrected a report in the analyst console, on
+    ``audit.<label>.<action>`` (the report's label: the record says what the report was)."""
+
+    action: AuditAction
+    report_id: str
+    label: Label
+    #: The NATS identity the console reads with (``analyst-<label>``, or none on an open server).
+    identity: ShortText | None
+    #: The analyst's login on a console bound beyond loopback; None on loopback.
+    user: ShortText | None
+    at: Time
+    revision: Annotated[int, Meta(ge=1)] | None = None
+    #: For a correction: what was corrected (free text from the analyst, bounded).
+    detail: Annotated[str, Meta(max_length=4096)] | None = None
+    schema_version: SchemaVersion = SCHEMA_VERSION
+
+
 class Decoder(Generic[_T]):
     """A msgspec JSON decoder whose only errors are ``msgspec.DecodeError`` (and its subclass
     ``ValidationError``). msgspec itself raises ``RecursionError`` for JSON nested deeper than
@@ -514,3 +535,4 @@ enriched_decoder = Decoder[EnrichedEvent](EnrichedEvent)
 dead_letter_decoder = Decoder[DeadLetter](DeadLetter)
 inference_request_decoder = Decoder[InferenceRequest](InferenceRequest)
 inference_result_decoder = Decoder[InferenceResult](InferenceResult)
+audit_record_decoder = Decoder[AuditRecord](AuditRecord)

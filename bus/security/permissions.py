@@ -13,8 +13,11 @@ Identities:
   receive replies on its own inbox prefix ``_INBOX_<identity>``;
 - ``provisioner``: creates and updates the topology's streams and consumers, purges them, shows
   their state (``vigie ops provision``, ``vigie purge``, ``vigie status``);
-- ``analyst-<label>``: reads the enriched streams of every label up to its clearance (consumer
-  create/next/ack, message get) — nothing else;
+- ``analyst-<label>``: reads the enriched, dead-letter and audit streams of every label up to its
+  clearance (consumer create/next/ack, message get), records in the audit streams of those labels
+  what it viewed and corrected (the analyst console), asks the services for their health
+  (``$SRV.STATS``: figures, no report data) and, where the topology declares feedback streams,
+  publishes corrections on those of its labels — nothing else;
 - ``publisher-<label>``: publishes feeds of that label only.
 
 Reading a stream needs no subscription (stream message get, direct get and consumer create all
@@ -31,6 +34,7 @@ from bus.topology import (
     Topology,
     collate_subject,
     dlq_subject,
+    audit_subject,
     enriched_subject,
     feed_subject,
     infer_subject,
@@ -232,34 +236,54 @@ def cleared(level: str) -> tuple[str, ...]:
     return tuple(lb for lb in LABELS if LABEL_ORDER[lb] <= LABEL_ORDER[level])
 
 
+#: The streams an analyst reads, for each label it is cleared for (the console shows them all).
+ANALYST_READ_ROLES: tuple[str, ...] = ("enriched", "dlq", "audit")
+#: The role of the streams holding analysts' corrections, when the topology declares them.
+FEEDBACK_ROLE = "feedback"
+
+
 def analyst_permissions(topology: Topology, level: str) -> Permissions:
-    """Read-only access to the enriched streams of every label up to ``level``."""
+    """What an analyst (and the console running with its credentials) may do, up to ``level``."""
     identity = f"analyst-{level}"
     publish: list[str] = []
     subscribe = [f"{inbox_prefix(identity)}.>"]
     for label in cleared(level):
         if label not in topology.settings.labels:
             continue
-        s = stream_name("enriched", label)
+        for role in ANALYST_READ_ROLES:
+            publish += stream_read_grants(stream_name(role, label))
+        publish.append(audit_subject(label, ANY))
         publish += [
-            f"{API}.STREAM.INFO.{s}",
-            f"{API}.CONSUMER.CREATE.{s}",
-            f"{API}.CONSUMER.CREATE.{s}.>",
-            f"{API}.CONSUMER.DURABLE.CREATE.{s}.*",
-            f"{API}.CONSUMER.INFO.{s}.*",
-            f"{API}.CONSUMER.DELETE.{s}.*",
-            f"{API}.CONSUMER.MSG.NEXT.{s}.*",
-            f"{API}.STREAM.MSG.GET.{s}",
-            f"{API}.DIRECT.GET.{s}",
-            f"{API}.DIRECT.GET.{s}.>",
-            f"$JS.ACK.{s}.>",
-            f"$JS.ACK.*.*.{s}.>",
-            # Flow control replies of push (ordered) consumers.
-            f"$JS.FC.{s}.>",
+            subject
+            for spec in topology.streams
+            if spec.role == FEEDBACK_ROLE and spec.label == label
+            for subject in spec.subjects
         ]
-        # Core subscription on the stream's own subjects (`vigie tail`).
-        subscribe += topology.stream(s).subjects
+        # Core subscription on the enriched stream's own subjects (`vigie tail`).
+        subscribe += topology.stream(stream_name("enriched", label)).subjects
+    # Health figures of the services (the NATS service API; answers come to the inbox).
+    publish += [f"$SRV.STATS.vigie-{stage}" for stage in topology.stages]
     return Permissions(identity, _unique(publish), _unique(subscribe))
+
+
+def stream_read_grants(s: str) -> list[str]:
+    """Reading one stream: its info, ephemeral and durable consumers on it, message get."""
+    return [
+        f"{API}.STREAM.INFO.{s}",
+        f"{API}.CONSUMER.CREATE.{s}",
+        f"{API}.CONSUMER.CREATE.{s}.>",
+        f"{API}.CONSUMER.DURABLE.CREATE.{s}.*",
+        f"{API}.CONSUMER.INFO.{s}.*",
+        f"{API}.CONSUMER.DELETE.{s}.*",
+        f"{API}.CONSUMER.MSG.NEXT.{s}.*",
+        f"{API}.STREAM.MSG.GET.{s}",
+        f"{API}.DIRECT.GET.{s}",
+        f"{API}.DIRECT.GET.{s}.>",
+        f"$JS.ACK.{s}.>",
+        f"$JS.ACK.*.*.{s}.>",
+        # Flow control replies of push (ordered) consumers.
+        f"$JS.FC.{s}.>",
+    ]
 
 
 def publisher_permissions(label: str) -> Permissions:

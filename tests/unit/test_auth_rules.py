@@ -62,8 +62,13 @@ def test_an_analyst_is_granted_no_stream_above_its_clearance(level: str) -> None
     perms = analyst_permissions(TOPOLOGY, level)
     for spec in TOPOLOGY.streams:
         granted = any(spec.name in p.split(".") for p in perms.publish)
-        may = spec.role == "enriched" and LABEL_ORDER[spec.label] <= LABEL_ORDER[level]
+        may = spec.role in ("enriched", "dlq", "audit") and (
+            LABEL_ORDER[spec.label] <= LABEL_ORDER[level]
+        )
         assert granted == may, spec.name
+        writable = [p for p in perms.publish if _captures(spec, p)]
+        # The only stream an analyst writes into: the audit stream of a label it reads.
+        assert writable == ([f"audit.{spec.label}.*"] if may and spec.role == "audit" else [])
 
 
 def test_every_grant_allows_both_ack_forms_of_its_consumers() -> None:
