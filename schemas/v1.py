@@ -477,19 +477,23 @@ AuditAction = Literal["viewed", "corrected"]
 
 
 class AuditRecord(_Wire, frozen=True):
-    """Who looked at or corrected a report in the analyst console, on
-    ``audit.<label>.<action>`` (the report's label: the record says what the report was)."""
+    """Who looked at or corrected a report in the analyst console, on ``audit.<label>.<action>``.
+
+    ``label`` is the record's own: the clearance of the analyst (a record of what an ``s``
+    analyst did is ``s``, never written below it); ``report_label`` is the report's.
+    """
 
     action: AuditAction
-    report_id: str
     label: Label
-    #: The NATS identity the console reads with (``analyst-<label>``, or none on an open server).
+    report_id: str
+    report_label: Label
+    #: The NATS identity the console reads with (``analyst-<label>``; None on an open server).
     identity: ShortText | None
     #: The analyst's login on a console bound beyond loopback; None on loopback.
     user: ShortText | None
     at: Time
     revision: Annotated[int, Meta(ge=1)] | None = None
-    #: For a correction: what was corrected (free text from the analyst, bounded).
+    #: For a correction: what the analyst wrote (bounded).
     detail: Annotated[str, Meta(max_length=4096)] | None = None
     schema_version: SchemaVersion = SCHEMA_VERSION
 

@@ -14,10 +14,10 @@ Identities:
 - ``provisioner``: creates and updates the topology's streams and consumers, purges them, shows
   their state (``vigie ops provision``, ``vigie purge``, ``vigie status``);
 - ``analyst-<label>``: reads the enriched, dead-letter and audit streams of every label up to its
-  clearance (consumer create/next/ack, message get), records in the audit streams of those labels
-  what it viewed and corrected (the analyst console), asks the services for their health
+  clearance (consumer create/next/ack, message get), records in the audit stream of its own
+  label what it viewed and corrected (the analyst console; never below its label), asks the services for their health
   (``$SRV.STATS``: figures, no report data) and, where the topology declares feedback streams,
-  publishes corrections on those of its labels — nothing else;
+  publishes corrections on that of its own label — nothing else;
 - ``publisher-<label>``: publishes feeds of that label only.
 
 Reading a stream needs no subscription (stream message get, direct get and consumer create all
@@ -247,18 +247,21 @@ def analyst_permissions(topology: Topology, level: str) -> Permissions:
     identity = f"analyst-{level}"
     publish: list[str] = []
     subscribe = [f"{inbox_prefix(identity)}.>"]
+    if level in topology.settings.labels:
+        # Written at its own level only: a record or a correction by an ``s`` analyst may hold
+        # what only ``s`` readers may know, so it never goes into a lower label's stream.
+        publish.append(audit_subject(level, ANY))
+        publish += [
+            subject
+            for spec in topology.streams
+            if spec.role == FEEDBACK_ROLE and spec.label == level
+            for subject in spec.subjects
+        ]
     for label in cleared(level):
         if label not in topology.settings.labels:
             continue
         for role in ANALYST_READ_ROLES:
             publish += stream_read_grants(stream_name(role, label))
-        publish.append(audit_subject(label, ANY))
-        publish += [
-            subject
-            for spec in topology.streams
-            if spec.role == FEEDBACK_ROLE and spec.label == label
-            for subject in spec.subjects
-        ]
         # Core subscription on the enriched stream's own subjects (`vigie tail`).
         subscribe += topology.stream(stream_name("enriched", label)).subjects
     # Health figures of the services (the NATS service API; answers come to the inbox).

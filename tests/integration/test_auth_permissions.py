@@ -177,7 +177,7 @@ async def test_an_analyst_reads_its_levels_and_nothing_above_by_any_path(
             )
             [msg] = await letters.fetch(1, timeout=2)
             assert msg.data == MARK + label.encode()
-            await js.publish(f"audit.{label}.viewed", b"{}")
+        await js.publish(f"audit.{level}.viewed", b"{}")
         assert await analyst.violations() == []
 
         # Denied: every path to a higher label (enriched, dead letters, audit), every collate
@@ -196,6 +196,8 @@ async def test_an_analyst_reads_its_levels_and_nothing_above_by_any_path(
                     f"$JS.API.STREAM.INFO.{s}",
                 ]
             publish += [f"$JS.API.CONSUMER.CREATE.AUDIT_{label.upper()}", f"audit.{label}.viewed"]
+        # Nothing written below its own label either.
+        publish += [f"audit.{label}.viewed" for label in LEVELS_BELOW[level]]
         for label in ("np", "dr", "s", "ts"):
             for s in (f"KV_collate_{label}", f"WORK_{label.upper()}"):
                 publish += [

@@ -67,8 +67,10 @@ def test_an_analyst_is_granted_no_stream_above_its_clearance(level: str) -> None
         )
         assert granted == may, spec.name
         writable = [p for p in perms.publish if _captures(spec, p)]
-        # The only stream an analyst writes into: the audit stream of a label it reads.
-        assert writable == ([f"audit.{spec.label}.*"] if may and spec.role == "audit" else [])
+        # The only stream an analyst writes into: the audit stream of its own label (never
+        # below it: a record may hold what only its level may know).
+        own_audit = spec.role == "audit" and spec.label == level
+        assert writable == ([f"audit.{spec.label}.*"] if own_audit else [])
 
 
 def test_every_grant_allows_both_ack_forms_of_its_consumers() -> None:
