@@ -13,11 +13,12 @@ Identities:
   receive replies on its own inbox prefix ``_INBOX_<identity>``;
 - ``provisioner``: creates and updates the topology's streams and consumers, purges them, shows
   their state (``vigie ops provision``, ``vigie purge``, ``vigie status``);
-- ``analyst-<label>``: reads the enriched, dead-letter and audit streams of every label up to its
-  clearance (consumer create/next/ack, message get), records in the audit stream of its own
-  label what it viewed and corrected (the analyst console; never below its label), asks the services for their health
-  (``$SRV.STATS``: figures, no report data) and, where the topology declares feedback streams,
-  publishes corrections on that of its own label — nothing else;
+- ``analyst-<label>``: reads the enriched, dead-letter and audit streams of every label up to
+  its clearance (consumer create/next/ack, message get), records in the audit stream of its
+  own label what it viewed and corrected (the analyst console; never below its label), asks
+  the services for their health (``$SRV.STATS``: figures, no report data) and, where the
+  topology declares feedback streams, publishes corrections on that of its own label —
+  nothing else;
 - ``publisher-<label>``: publishes feeds of that label only.
 
 Reading a stream needs no subscription (stream message get, direct get and consumer create all
