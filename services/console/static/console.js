@@ -80,10 +80,12 @@
       node.setAttribute(k, v === true ? "" : String(v));
     }
   }
-  function append(node, child) {
-    if (child === null || child === undefined || child === false) return;
-    if (Array.isArray(child)) { for (const c of child) append(node, c); return; }
-    node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
+  function append(node, ...children) {
+    for (const child of children) {
+      if (child === null || child === undefined || child === false) continue;
+      if (Array.isArray(child)) { append(node, ...child); continue; }
+      node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
   const $ = (id) => document.getElementById(id);
@@ -416,29 +418,40 @@
     pane.classList.add("map");
     const pts = allPoints();
     if (!pts.length) { append(pane, el("p", { class: "muted" }, t("nopoints"))); }
-    // Plate carrée on the points' extent (whole degrees, with a margin), graticule every step.
+    // The points' extent with a margin (the world without points), graticule every step.
     let [s, n, w, e] = [-60, 75, -180, 180];
     if (pts.length) {
       s = Math.min(...pts.map((x) => x.p.lat)); n = Math.max(...pts.map((x) => x.p.lat));
       w = Math.min(...pts.map((x) => x.p.lon)); e = Math.max(...pts.map((x) => x.p.lon));
-      const pad = Math.max(1, (n - s) * 0.15, (e - w) * 0.15);
-      s = Math.max(-90, Math.floor(s - pad)); n = Math.min(90, Math.ceil(n + pad));
-      w = Math.max(-180, Math.floor(w - pad)); e = Math.min(180, Math.ceil(e + pad));
+      const pad = Math.max(0.05, (n - s) * 0.15, (e - w) * 0.15);
+      s = Math.max(-90, s - pad); n = Math.min(90, n + pad);
+      w = Math.max(-180, w - pad); e = Math.min(180, e + pad);
     }
-    const W = 1000, H = Math.max(300, Math.min(700, W * (n - s) / Math.max(e - w, 1e-6)));
-    const cosLat = Math.cos(((s + n) / 2) * Math.PI / 180);
+    // Equirectangular, true to scale on the frame's middle parallel.
+    const cosLat = Math.max(0.05, Math.cos(((s + n) / 2) * Math.PI / 180));
+    const W = 1000;
+    // Widen the short side so that the frame keeps the true aspect within 250–600 units high.
+    let H = (W * (n - s)) / ((e - w) * cosLat);
+    if (H > 600) {
+      const half = ((W * (n - s)) / (600 * cosLat)) / 2, mid = (w + e) / 2;
+      [w, e] = [mid - half, mid + half]; H = 600;
+    } else if (H < 250) {
+      const half = ((250 * (e - w) * cosLat) / W) / 2, mid = (s + n) / 2;
+      [s, n] = [mid - half, mid + half]; H = 250;
+    }
     const x = (lon) => ((lon - w) / (e - w)) * W;
     const y = (lat) => ((n - lat) / (n - s)) * H;
-    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, id: "map", "data-cos-lat": cosLat.toFixed(3) });
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, id: "map" }, svg("rect", { class: "frame", x: 0, y: 0, width: W, height: H }));
     const span = Math.max(n - s, e - w);
-    const step = [0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30].find((st) => span / st <= 12) || 30;
+    const step = [0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30].find((st) => span / st <= 10) || 30;
+    const digits = step < 0.1 ? 2 : step < 1 ? 2 : 0;
     for (let lat = Math.ceil(s / step) * step; lat <= n; lat += step) {
       root.appendChild(svg("line", { class: "graticule", x1: 0, x2: W, y1: y(lat), y2: y(lat) }));
-      root.appendChild(svg("text", { x: 3, y: y(lat) - 2 }, `${lat.toFixed(step < 1 ? 2 : 0)}°`));
+      root.appendChild(svg("text", { x: 3, y: y(lat) - 2 }, `${lat.toFixed(digits)}°`));
     }
     for (let lon = Math.ceil(w / step) * step; lon <= e; lon += step) {
       root.appendChild(svg("line", { class: "graticule", x1: x(lon), x2: x(lon), y1: 0, y2: H }));
-      root.appendChild(svg("text", { x: x(lon) + 2, y: H - 3 }, `${lon.toFixed(step < 1 ? 2 : 0)}°`));
+      root.appendChild(svg("text", { x: x(lon) + 2, y: H - 3 }, `${lon.toFixed(digits)}°`));
     }
     for (const { p, it } of pts) {
       const c = svg("circle", { class: "point", cx: x(p.lon).toFixed(1), cy: y(p.lat).toFixed(1), r: 6, "data-id": it.id, "data-lat": p.lat, "data-lon": p.lon },
