@@ -127,6 +127,8 @@ PURE = [
     "services.collate.logic",
     "services.ingest.parse",
     "bus.outcomes",
+    # The analyst console's access rules, views, stores and HTTP parsing.
+    *(f"services.console.{m}" for m in ("access", "views", "feed", "http")),
     *(f"{task}.task" for task in TASK_PACKAGES),
     # The evaluator's scoring (services/evaluation): plain values in, figures out.
     *(
