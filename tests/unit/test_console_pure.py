@@ -212,3 +212,35 @@ def test_the_page_builds_its_dom_from_text_nodes_only() -> None:
     assert "<script>" not in page and "http" not in page.replace("http-equiv", "")
     css = (folder / "console.css").read_text(encoding="utf-8")
     assert "url(" not in css and "@import" not in css
+
+
+# ---------------------------------------------------------------- trace
+
+
+def span(trace: str, sid: str, parent: str | None, start: int, end: int, **extra: object) -> dict:
+    return {"trace_id": trace, "span_id": sid, "parent_id": parent, "name": f"span {sid}",
+            "start": start, "end": end, "service": "vigie-x", "status": "OK", **extra}  # fmt: skip
+
+
+def test_a_reports_trace_shows_its_own_spans_and_counts_the_batches_it_shared() -> None:
+    from bus.telemetry import REPORT_ID
+    from services.cli.trace import find_traces
+    from services.console.waterfall import waterfall
+
+    ms = 1_000_000
+    spans = [
+        span("T1", "a", None, 0, 10 * ms, attributes={REPORT_ID: "r1"}),
+        span("T1", "b", "a", 2 * ms, 8 * ms),
+        # The engine batch that served b, in a trace of its own, with another report in it.
+        span("B", "x", None, 3 * ms, 7 * ms, links=[{"span_id": "b"}],
+             attributes={REPORT_ID: "secret-report", "batch.size": 2}),
+        span("B", "y", "x", 3 * ms, 7 * ms, attributes={REPORT_ID: "secret-report"}),
+        span("T2", "z", None, 0, ms, attributes={REPORT_ID: "r2"}),
+    ]  # fmt: skip
+    [trace] = waterfall(find_traces(spans, "r1"), "T1", "r1")
+    assert [(r["name"], r["depth"], r["linked_batches"]) for r in trace["rows"]] == [
+        ("span a", 0, 0), ("span b", 1, 1)]  # fmt: skip
+    assert trace["rows"][1]["start_ms"] == 2.0 and trace["rows"][1]["ms"] == 6.0
+    assert "secret" not in repr(trace)
+    # Traces that are not the event's own are not shown.
+    assert waterfall(find_traces(spans, "r1"), "other", "r1") == []
