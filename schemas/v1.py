@@ -489,7 +489,8 @@ class AuditRecord(_Wire, frozen=True):
     report_label: Label
     #: The NATS identity the console reads with (``analyst-<label>``; None on an open server).
     identity: ShortText | None
-    #: The analyst's login on a console bound beyond loopback; None on loopback.
+    #: The analyst's login on a console bound beyond loopback; on loopback the account that
+    #: runs the console (``local:<name>``).
     user: ShortText | None
     at: Time
     revision: Annotated[int, Meta(ge=1)] | None = None

@@ -179,4 +179,12 @@ def console_settings(args: argparse.Namespace, loaded: LoadedConfig) -> ConsoleS
         users=users,
         extra_hosts=tuple(args.allow_host),
         telemetry_dir=directory,
+        local_user=None if users is not None else _local_account(),
     )
+
+
+def _local_account() -> str | None:
+    try:
+        return f"local:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid
+        return None

@@ -89,6 +89,8 @@ class ConsoleSettings:
     users: Users | None = None
     extra_hosts: tuple[str, ...] = ()
     telemetry_dir: Path | None = None
+    #: Who the audit names on loopback (no logins there): the account running the console.
+    local_user: str | None = None
 
 
 def static_files() -> dict[str, bytes]:
@@ -190,7 +192,7 @@ class ConsoleServer:
     async def login(self, request: Request) -> str | None:
         users = self.settings.users
         if users is None:
-            return None
+            return self.settings.local_user
         given = basic_credentials(request.header("authorization"))
         if given is None:
             raise HttpError(401, "login required")
