@@ -10,14 +10,16 @@ from pathlib import Path
 
 import anyio
 import nats
+import orjson
 import pytest
 from nats.aio.client import Client
 
 from bus.provision import provision
 from bus.topology import build_topology, dlq_subject
-from schemas.v1 import DeadLetter, json_encoder
+from schemas.v1 import DeadLetter, EnrichedEvent, json_encoder
 from services.config.schema import Config, topology_settings
 from services.console.access import Users, hash_password
+from services.console.feedback import Author, CorrectionForm
 from services.console.server import ConsoleSettings
 from services.security import keys
 from tests.console.harness import EventStream, http, make_event, publish, running_console
@@ -234,4 +236,57 @@ async def test_beyond_loopback_only_with_tls_and_a_login(nats_url: str, tmp_path
                 got = await plain.receive()
                 assert not got.startswith(b"HTTP/1.1 200")
                 await plain.receive()
+    await nc.close()
+
+
+class RecordingSink:
+    """The integration point's contract, exercised: what a connected sink receives (the real
+    one publishes the wire correction on the feedback subjects)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[CorrectionForm, str, Author]] = []
+
+    async def send(self, form: CorrectionForm, event: EnrichedEvent, author: Author) -> str:
+        self.sent.append((form, event.report_id, author))
+        return f"c{len(self.sent)}"
+
+
+async def test_a_connected_correction_sink_gets_the_form_and_the_audit_records_it(
+    nats_url: str,
+) -> None:
+    nc = await open_bus(nats_url)
+    await publish(nc, make_event("r1", "rapport", translation="report"))
+    sink = RecordingSink()
+    async with running_console(nc, TOPOLOGY, None) as console:
+        console.server.sink = sink
+        stream = EventStream()
+        async with anyio.create_task_group() as tg:
+            token = await token_of(console.port)
+            await tg.start(stream.read, console.port, token)
+            await stream.wait_for(lambda s: any(it["id"] == "r1" for _, it in s.items()))
+            ok = {"X-Vigie-Token": token}
+            _, _, body = await http(console.port, "GET", "/api/report/r1", ok)
+            assert orjson.loads(body)["corrections"] is True
+            form = {"report_id": "r1", "revision": 1, "task": "wordcount",
+                    "field": "translation", "value": "the report", "comment": "typo"}  # fmt: skip
+            status, _, body = await http(
+                console.port, "POST", "/api/correction", ok, orjson.dumps(form)
+            )
+            assert (status, orjson.loads(body)) == (200, {"correction_id": "c1"})
+            bad = await http(console.port, "POST", "/api/correction", ok, b'{"report_id": 1}')
+            assert bad[0] == 400
+            await stream.wait_for(
+                lambda s: any(
+                    k == "audit" and any(i["action"] == "corrected" for i in d["items"])
+                    for k, d in s.events
+                )
+            )
+            tg.cancel_scope.cancel()
+    [(got, report_id, author)] = sink.sent
+    assert (got.value, got.comment, report_id, author.identity) == (
+        "the report",
+        "typo",
+        "r1",
+        None,
+    )
     await nc.close()
