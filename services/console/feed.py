@@ -15,6 +15,8 @@ from schemas.v1 import PRECEDENCES, EnrichedEvent
 
 #: Reports the console holds (and replays to a page that opens); the page keeps fewer.
 FEED_LIMIT = 2000
+#: And their encoded size: a report may be megabytes of text.
+FEED_MAX_BYTES = 256 * 1024 * 1024
 #: Dead letters and audit records held.
 LOG_LIMIT = 500
 
@@ -24,24 +26,30 @@ Change = Literal["new", "revised", "stale"]
 @dataclass
 class Feed:
     limit: int = FEED_LIMIT
+    max_bytes: int = FEED_MAX_BYTES
     _events: OrderedDict[str, EnrichedEvent] = field(default_factory=OrderedDict)
+    _sizes: dict[str, int] = field(default_factory=dict)
+    bytes: int = 0
 
     def __len__(self) -> int:
         return len(self._events)
 
-    def add(self, event: EnrichedEvent) -> Change:
+    def add(self, event: EnrichedEvent, size: int = 0) -> Change:
+        """Keep ``event`` (``size``: its encoded bytes, counted against ``max_bytes``)."""
         key = event.report_id
         known = self._events.get(key)
-        if known is not None:
-            if event.revision <= known.revision:
-                return "stale"
-            # In place: the report keeps its position in the feed.
-            self._events[key] = event
-            return "revised"
+        if known is not None and event.revision <= known.revision:
+            return "stale"
+        self.bytes += size - self._sizes.get(key, 0)
+        self._sizes[key] = size
+        # A revision keeps the report's position in the feed (in place).
         self._events[key] = event
-        while len(self._events) > self.limit:
-            self._events.popitem(last=False)
-        return "new"
+        while len(self._events) > 1 and (
+            len(self._events) > self.limit or self.bytes > self.max_bytes
+        ):
+            old, _ = self._events.popitem(last=False)
+            self.bytes -= self._sizes.pop(old, 0)
+        return "new" if known is None else "revised"
 
     def get(self, report_id: str) -> EnrichedEvent | None:
         return self._events.get(report_id)

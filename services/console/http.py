@@ -58,6 +58,8 @@ class Request:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    #: The path as sent (percent-escapes kept): a report id may hold a ``/``.
+    raw_path: str = ""
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -96,7 +98,7 @@ def parse_head(head: bytes) -> Request:
         headers[key] = value.strip()
     split = urlsplit(target)
     query = {k: v[0] for k, v in parse_qs(split.query, max_num_fields=20).items()}
-    return Request(method, unquote(split.path), query, headers)
+    return Request(method, unquote(split.path), query, headers, split.path)
 
 
 def response(

@@ -40,6 +40,7 @@ class Hub:
     def depths(self) -> dict[str, int]:
         return {
             "feed": len(self.feed),
+            "feed_bytes": self.feed.bytes,
             "dead": len(self.dead),
             "audit": len(self.audit),
             "pages": len(self.clients),
@@ -87,7 +88,7 @@ class Hub:
         event = decode_enriched(msg.data)
         if event is None:
             return
-        change = self.feed.add(event)
+        change = self.feed.add(event, len(msg.data))
         if change == "stale":
             return
         self.broadcast(

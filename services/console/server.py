@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import anyio
 import anyio.to_thread
@@ -227,9 +228,9 @@ class ConsoleServer:
             if path == "/api/health":
                 health = await self.bus.health()
                 return json_response(200, {**health, "console": self.hub.depths()})
-            match = _REPORT_PATH.match(path)
+            match = _REPORT_PATH.match(request.raw_path)
             if match:
-                what, report_id = match.groups()
+                what, report_id = match.group(1), unquote(match.group(2))
                 if what == "report":
                     return await self.report(report_id, user)
                 return await self.trace(report_id)

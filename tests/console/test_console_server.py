@@ -168,6 +168,7 @@ async def test_dead_letters_arrive_with_their_bytes_escaped(nats_url: str) -> No
 async def test_host_origin_and_session_token_are_checked(nats_url: str) -> None:
     nc = await open_bus(nats_url)
     await publish(nc, make_event("r1", "rapport"))
+    await publish(nc, make_event("a/b c", "rapport"))
     async with running_console(nc, TOPOLOGY, None) as console:
         port = console.port
         await anyio.sleep(0.3)
@@ -182,6 +183,8 @@ async def test_host_origin_and_session_token_are_checked(nats_url: str) -> None:
         assert (await http(port, "GET", "/api/report/r1", cross))[0] == 403
         same = {**ok, "Origin": f"http://127.0.0.1:{port}"}
         assert (await http(port, "GET", "/api/report/r1", same))[0] == 200
+        # A report id is the publisher's: escaped in the path, whatever it holds.
+        assert (await http(port, "GET", "/api/report/a%2Fb%20c", ok))[0] == 200
         assert (await http(port, "GET", "/events?token=nope"))[0] == 403
         _, headers, _ = await http(port, "GET", "/")
         assert "script-src 'self'" in headers["content-security-policy"]

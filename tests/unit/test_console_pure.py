@@ -168,6 +168,13 @@ def test_the_feed_keeps_the_latest_revision_in_place_and_is_bounded() -> None:
     assert feed.counts() == {"FLASH": 1, "IMMEDIATE": 0, "PRIORITY": 0, "ROUTINE": 1}
     feed.add(event("c"))
     assert len(feed) == 2 and feed.get("a") is None
+    # Bounded in bytes too: the oldest go until the rest fits.
+    sized = Feed(limit=10, max_bytes=100)
+    for name, size in (("a", 40), ("b", 40), ("c", 40)):
+        sized.add(event(name), size)
+    assert [e.report_id for e in sized.newest_first()] == ["c", "b"] and sized.bytes == 80
+    sized.add(event("b", revision=2), 50)
+    assert sized.bytes == 90 and len(sized) == 2
     log = Log(limit=2)
     for i in range(3):
         log.add({"i": i})
@@ -186,6 +193,7 @@ def test_replay_starts_n_messages_before_the_end() -> None:
 
 def test_request_heads_are_parsed_strictly() -> None:
     r = parse_head(b"GET /api/report/a%20b?token=t&x=1 HTTP/1.1\r\nHost: h:1\r\nOrigin: o")
+    assert r.raw_path == "/api/report/a%20b"
     assert (r.method, r.path, r.query["token"], r.header("HOST")) == (
         "GET",
         "/api/report/a b",
