@@ -106,6 +106,7 @@ async def test_live_report_entities_hostile_text_and_map(bus: Client, tmp_path: 
             await check_report_view(driver, console, event, tmp_path)
             await check_hostile(driver, bus, tmp_path)
             await check_map(driver, event, tmp_path)
+            await check_english(driver, tmp_path)
             urls = await in_thread(requested_urls, driver)
         (shots_dir(tmp_path) / "requests.txt").write_text("\n".join(urls))
         # The page's own requests were recorded (the log works), and none left loopback.
@@ -201,3 +202,19 @@ async def check_map(driver: Any, event: Any, tmp_path: Path) -> None:
     assert expected and {(round(p["lat"], 4), round(p["lon"], 4)) for p in points} == expected
     assert all("flash-1" in p["title"] for p in points)
     keep(driver, tmp_path, "map")
+
+
+async def check_english(driver: Any, tmp_path: Path) -> None:
+    before = await in_thread(
+        driver.execute_script, "return document.getElementById('banner').textContent"
+    )
+    await in_thread(driver.execute_script, "document.getElementById('lang').click()")
+    after = await in_thread(
+        driver.execute_script,
+        "return [document.getElementById('banner').textContent, document.documentElement.lang,"
+        " [...document.querySelectorAll('#tabs button')].map(b => b.textContent)]",
+    )
+    # Every label readable on an open server: the banner names the highest.
+    assert before == "TS — TRÈS SECRET"
+    assert after == ["TS — TOP SECRET", "en", ["Feed", "Map", "Dead letters and health", "Audit"]]
+    keep(driver, tmp_path, "english")
