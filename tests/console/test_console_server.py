@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
+import signal
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import anyio
 import nats
 import orjson
 import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
 from nats.aio.client import Client
 
 from bus.provision import provision
@@ -292,4 +297,24 @@ async def test_a_connected_correction_sink_gets_the_form_and_the_audit_records_i
         "r1",
         None,
     )
+    await nc.close()
+
+
+async def test_the_command_serves_the_page_until_stopped(nats_url: str, tmp_path: Path) -> None:
+    nc = await open_bus(nats_url)
+    await publish(nc, make_event("r1", "rapport"))
+    command = [sys.executable, "-m", "services.cli.main", "console", "--nats", nats_url,
+               "--port", "0", "--replay", "5"]  # fmt: skip
+    async with await anyio.open_process(command, stderr=subprocess.DEVNULL) as process:
+        assert process.stdout is not None
+        with anyio.fail_after(30):
+            line = await BufferedByteReceiveStream(process.stdout).receive_until(b"\n", 4096)
+        found = re.match(rb"vigie: console on http://127\.0\.0\.1:(\d+)/", line)
+        assert found, line
+        port = int(found.group(1))
+        token = await token_of(port)
+        status, _, body = await http(port, "GET", "/api/report/r1", {"X-Vigie-Token": token})
+        assert status == 200 and orjson.loads(body)["label"] == "np"
+        process.terminate()
+        assert await process.wait() in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
     await nc.close()
