@@ -30,9 +30,6 @@ from services.console.server import LANGS, ConsoleServer, ConsoleSettings
 from services.security.credentials import SEED_SUFFIX, client_security
 from services.telemetry.service import telemetry_dir
 
-DEFAULT_PORT = 8470
-DEFAULT_REPLAY = 50
-
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser(
@@ -47,18 +44,15 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="the analyst's nkey seed (analyst-<label>.nk); default: nats.identity in "
         "nats.nkeys_dir, none on an open server",
     )
-    p.add_argument("--bind", default="127.0.0.1", metavar="ADDR", help="default 127.0.0.1")
-    p.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, metavar="N", help="default %(default)s"
-    )
+    p.add_argument("--bind", metavar="ADDR", help="default console.bind (127.0.0.1)")
+    p.add_argument("--port", type=int, metavar="N", help="default console.port (8470)")
     p.add_argument(
         "--replay",
         type=int,
-        default=DEFAULT_REPLAY,
         metavar="N",
-        help="events replayed per readable label when the console starts (default %(default)s)",
+        help="events replayed per readable label at start (default console.replay, 50)",
     )
-    p.add_argument("--lang", choices=LANGS, default="fr", help="page language (default fr)")
+    p.add_argument("--lang", choices=LANGS, help="page language (default console.lang, fr)")
     p.add_argument("--tls-cert", metavar="FILE", help="certificate to serve HTTPS with")
     p.add_argument("--tls-key", metavar="FILE", help="its private key")
     p.add_argument("--users", metavar="FILE", help="analyst logins (required beyond loopback)")
@@ -164,20 +158,29 @@ async def cmd_console(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 
 
 def console_settings(args: argparse.Namespace, loaded: LoadedConfig) -> ConsoleSettings:
-    if args.replay < 0:
+    """The flags, else the ``console`` section of the configuration."""
+    c = loaded.config.console
+
+    def pick(flag: Any, setting: Any) -> Any:
+        return setting if flag is None else flag
+
+    replay = pick(args.replay, c.replay)
+    if replay < 0:
         raise ConsoleRefused("console: --replay must be ≥ 0")
-    tls = tls_context(args.tls_cert, args.tls_key)
-    users = Users.load(Path(args.users)) if args.users else None
-    check_bind(args.bind, tls=tls is not None, logins=users is not None)
+    tls = tls_context(pick(args.tls_cert, c.tls_cert), pick(args.tls_key, c.tls_key))
+    users_file = pick(args.users, c.users)
+    users = Users.load(Path(users_file).expanduser()) if users_file else None
+    bind = pick(args.bind, c.bind)
+    check_bind(bind, tls=tls is not None, logins=users is not None)
     directory = Path(args.telemetry_dir) if args.telemetry_dir else telemetry_dir(loaded.config)
     return ConsoleSettings(
-        bind=args.bind,
-        port=args.port,
-        replay=args.replay,
-        lang=args.lang,
+        bind=bind,
+        port=pick(args.port, c.port),
+        replay=replay,
+        lang=pick(args.lang, c.lang),
         tls=tls,
         users=users,
-        extra_hosts=tuple(args.allow_host),
+        extra_hosts=(*c.allow_hosts, *args.allow_host),
         telemetry_dir=directory,
         local_user=None if users is not None else _local_account(),
     )

@@ -198,11 +198,16 @@ async def test_host_origin_and_session_token_are_checked(nats_url: str) -> None:
     await nc.close()
 
 
-async def test_beyond_loopback_only_with_tls_and_a_login(nats_url: str, tmp_path: Path) -> None:
+async def test_beyond_loopback_only_with_tls_and_a_login(
+    nats_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from services.cli.main import main
 
-    # Refused at start without TLS and logins.
+    # Refused at start without TLS and logins, whether the flag or the configuration asks.
     assert await anyio.to_thread.run_sync(main, ["console", "--bind", "0.0.0.0"]) == 2
+    monkeypatch.setenv("VIGIE_CONSOLE__BIND", "10.0.0.1")
+    assert await anyio.to_thread.run_sync(main, ["console", "--nats", nats_url]) == 2
+    monkeypatch.delenv("VIGIE_CONSOLE__BIND")
     users_file = tmp_path / "users"
     users_file.write_text(f"alice:{hash_password('correct horse')}\n")
     assert (
