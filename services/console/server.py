@@ -29,6 +29,7 @@ from anyio.streams.tls import TLSListener
 
 from services.cli.trace import load as load_traces
 from services.console.access import (
+    ConsoleRefused,
     Session,
     Sessions,
     Users,
@@ -65,6 +66,8 @@ HEAD_TIMEOUT = 10.0
 KEEPALIVE_S = 15.0
 #: Events sent to a page in one write when it is behind.
 SEND_BATCH = 256
+#: Connections served at once (open pages hold one each); any more are closed at once.
+MAX_CONNECTIONS = 256
 _REPORT_PATH = re.compile(r"^/api/(report|trace)/([^/]{1,256})$")
 
 
@@ -109,6 +112,9 @@ class ConsoleServer:
     files: dict[str, bytes] = field(default_factory=static_files)
     hosts: frozenset[str] = frozenset()
     _logins: OrderedDict[tuple[str, str], bool] = field(default_factory=OrderedDict)
+    connections: anyio.CapacityLimiter = field(
+        default_factory=lambda: anyio.CapacityLimiter(MAX_CONNECTIONS)
+    )
 
     @property
     def scheme(self) -> str:
@@ -118,7 +124,10 @@ class ConsoleServer:
         """Serve until cancelled; ``task_status`` gets the bound port."""
         s = self.settings
         check_bind(s.bind, tls=s.tls is not None, logins=s.users is not None)
-        listener: Any = await anyio.create_tcp_listener(local_host=s.bind, local_port=s.port)
+        try:
+            listener: Any = await anyio.create_tcp_listener(local_host=s.bind, local_port=s.port)
+        except OSError as exc:
+            raise ConsoleRefused(f"console: cannot listen on {s.bind}:{s.port}: {exc}") from exc
         port = listener.extra(anyio.abc.SocketAttribute.local_port)
         self.hosts = allowed_hosts(s.bind, port, s.extra_hosts)
         if s.tls is not None:
@@ -145,6 +154,17 @@ class ConsoleServer:
     # ------------------------------------------------------------ one connection
 
     async def handle(self, stream: ByteStream) -> None:
+        try:
+            self.connections.acquire_nowait()
+        except anyio.WouldBlock:
+            await aclose_forcefully(stream)
+            return
+        try:
+            await self._handle(stream)
+        finally:
+            self.connections.release()
+
+    async def _handle(self, stream: ByteStream) -> None:
         async with stream:
             try:
                 with anyio.fail_after(HEAD_TIMEOUT):
@@ -227,7 +247,8 @@ class ConsoleServer:
                 return response(204)
             if path == "/api/health":
                 health = await self.bus.health()
-                return json_response(200, {**health, "console": self.hub.depths()})
+                depths = {**self.hub.depths(), "connections": self.connections.borrowed_tokens}
+                return json_response(200, {**health, "console": depths})
             match = _REPORT_PATH.match(request.raw_path)
             if match:
                 what, report_id = match.group(1), unquote(match.group(2))
