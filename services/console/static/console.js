@@ -111,9 +111,13 @@
     tab: "feed",
     current: null,
     received: 0,
+    live: 0,
+    snapshots: 0,
   };
   window.vigieStats = () => ({
     received: state.received,
+    live: state.live,
+    snapshots: state.snapshots,
     shown: document.querySelectorAll("#feed > li, #pinned > li").length,
     held: state.items.size,
   });
@@ -513,6 +517,7 @@
     });
     source.addEventListener("snapshot", (ev) => {
       const s = JSON.parse(ev.data);
+      state.snapshots += 1;
       for (const [, li] of state.rows) li.remove();
       state.items.clear(); state.rows.clear(); state.order = []; state.arrival.clear();
       for (const it of s.items.slice().reverse()) add(it, "new");
@@ -524,6 +529,7 @@
     let filterTimer = null;
     source.addEventListener("event", (ev) => {
       const e = JSON.parse(ev.data);
+      state.live += 1;
       add(e.item, e.change);
       state.counts = e.counts;
       renderCounts();
