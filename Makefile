@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 TRAIN_STAMP := $(VENV)/.installed-train
 
+
+.PHONY: browser bench-console
 .PHONY: demo test lock lock-upgrade lock-check lint typecheck unit contract dockerlint bench bench-inference bench-tasks clean \
 	bench-overhead bench-precedence bench-p1-tasks bench-loadtest bench-server bench-flash wheelhouse wheelhouse-check licences sbom audit
 
@@ -64,8 +66,20 @@ demo: $(STAMP)
 	$(BIN)/vigie up --demo --once --data-dir .vigie
 
 ## test: lock check, licences, lint, type checks, contract drift, Dockerfile lint, then the whole test suite
-test: $(TRAIN_STAMP) lock-check licences lint typecheck dockerlint
-	$(BIN)/pytest -q
+## (the console's browser tests need Debian's chromium: installed here when missing, and required)
+test: $(TRAIN_STAMP) lock-check licences lint typecheck dockerlint browser
+	VIGIE_REQUIRE_BROWSER=1 $(BIN)/pytest -q
+
+## browser: headless Chromium and its driver from Debian's packages (Selenium never downloads one)
+CHROMIUM_PACKAGES := chromium chromium-driver
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; else \
+		echo "installing $(CHROMIUM_PACKAGES) (browser tests of vigie console)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+			$(CHROMIUM_PACKAGES); \
+	fi
 
 ## licences: every shipped component's licence against ops/licences/allow.toml (installed metadata, no network)
 licences: $(DEV_STAMP)

@@ -46,6 +46,7 @@ PUBLIC_TYPES: tuple[type[msgspec.Struct], ...] = (
     v1.DeadLetter,
     v1.CollateState,
     v1.Correction,
+    v1.AuditRecord,
 )
 
 _DEFS_PREFIX = "#/$defs/"
@@ -145,6 +146,10 @@ def _parameters() -> dict[str, dict[str, Any]]:
             "description": "The stage that refused the message: ingest, a task, inference or "
             "collate (a lower-case token).",
         },
+        "action": {
+            "description": "What the analyst did in the console.",
+            "enum": list(topology.AUDIT_ACTIONS),
+        },
         "task": {
             "description": "The task service the report is queued for: a name of the task "
             "registry (an open token matching `^[a-z][a-z0-9_]{0,30}$`).",
@@ -213,6 +218,9 @@ def _messages() -> dict[str, dict[str, Any]]:
         "Correction": json_message(
             "Correction", "An analyst's correction of one task's output in one enriched event."
         ),
+        "AuditRecord": json_message(
+            "AuditRecord", "Who viewed or corrected which report in the analyst console."
+        ),
     }
 
 
@@ -262,6 +270,13 @@ def _channels() -> dict[str, dict[str, Any]]:
             "label, kind and source of that event: a correction is never written below the "
             "label of what it corrects. `vigie dataset export` turns them into training data.",
             {"correction": "Correction"},
+        ),
+        "audit": _channel(
+            t.audit_subject("{label}", "{action}"),
+            "Console audit",
+            "The analyst console records who viewed and who corrected which report, on the "
+            "analyst's own label (AUDIT_<LABEL>): never below what the analyst may know.",
+            {"record": "AuditRecord"},
         ),
         "work": _channel(
             t.work_subject("{label}", "{task}", "{prec}"),
@@ -317,6 +332,9 @@ def _operations(channels: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]
         "receiveEnriched": op("receive", "enriched", "Analysts receive enriched events.", False),
         "receiveDeadLetters": op("receive", "dlq", "Operators receive dead letters.", False),
         "publishCorrection": op("send", "feedback", "Analysts send corrections.", False),
+        "sendAudit": op(
+            "send", "audit", "The analyst console records views and corrections.", False
+        ),
         "consumeTask": op("receive", "work", "Task services take queued reports.", True),
         "consumeCollate": op("receive", "collate", "Collate takes ingested reports.", True),
         "consumeResults": op("receive", "results", "Collate takes task results.", True),

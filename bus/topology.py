@@ -18,8 +18,9 @@ subject                                      stream              written by → 
 ``work.<label>.infer.<prec>``                WORK_<LABEL>        task services → inference
 ``work.<label>.inferred.<client>.<prec>``    WORK_<LABEL>        inference → the requesting client
 ``enriched.<label>.<kind>.<source>``         ENRICHED_<LABEL>    collate → analysts, downstream
-``dlq.<stage>.<label>``                      DLQ_<LABEL>         any stage → operators
+``dlq.<stage>.<label>``                      DLQ_<LABEL>         any stage → operators, analysts
 ``feedback.<label>.<kind>.<source>``         FEEDBACK_<LABEL>    analysts → ``vigie dataset``
+``audit.<label>.<action>``                   AUDIT_<LABEL>       the analyst console → audit readers
 ``$KV.ingest_<label>.<id>``                  KV_ingest_<label>   ingest's dedupe horizon
 ``$KV.collate_<label>.<id>``                 KV_collate_<label>  collate's per-report state
 ==========================================  ==================  =================================
@@ -43,7 +44,9 @@ KINDS: tuple[str, ...] = get_args(Kind)
 SOURCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 Retention = Literal["limits", "workqueue"]
-Role = Literal["feeds", "work", "enriched", "dlq", "feedback", "kv"]
+Role = Literal["feeds", "work", "enriched", "dlq", "feedback", "audit", "kv"]
+#: What the analyst console records on ``audit.<label>.<action>`` (who viewed, who corrected).
+AUDIT_ACTIONS: tuple[str, ...] = ("viewed", "corrected")
 
 SECOND = 1.0
 MINUTE = 60 * SECOND
@@ -100,6 +103,10 @@ def dlq_subject(stage: str, label: str) -> str:
 def feedback_subject(label: str, kind: str, source: str) -> str:
     """Where an analyst's correction of an event of ``enriched.<label>.<kind>.<source>`` goes."""
     return f"feedback.{label}.{kind}.{source}"
+
+
+def audit_subject(label: str, action: str) -> str:
+    return f"audit.{label}.{action}"
 
 
 @dataclass(frozen=True)
@@ -171,6 +178,7 @@ class TopologySettings:
     dlq_max_age: float = 90 * DAY
     #: Analysts' corrections are training data: kept as long as the dead letters by default.
     feedback_max_age: float = 90 * DAY
+    audit_max_age: float = 365 * DAY
     stream_max_bytes: int = 1024 * MiB
     #: Message cap of the feeds, work, enriched and dead-letter streams (with ``discard: new``,
     #: a full stream refuses publishers instead of dropping data).
@@ -323,6 +331,18 @@ def build_topology(settings: TopologySettings | None = None) -> Topology:
                 max_msg_size=FEED_MAX_MSG_SIZE,
                 replicas=s.stream_replicas,
                 description=f"analysts' corrections, label {label}",
+            ),
+            StreamSpec(
+                name=stream_name("audit", label),
+                role="audit",
+                label=label,
+                subjects=(audit_subject(label, "*"),),
+                retention="limits",
+                max_age=s.audit_max_age,
+                max_bytes=s.stream_max_bytes,
+                max_msgs=s.stream_max_msgs,
+                replicas=s.stream_replicas,
+                description=f"who viewed and who corrected which report, label {label}",
             ),
         ]
         for purpose, age in (

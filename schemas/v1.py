@@ -557,6 +557,34 @@ class Correction(_Wire, frozen=True):
     entities: list[CorrectedEntity] | None = None
     quantities: list[CorrectedQuantity] | None = None
     comment: Annotated[str, Meta(max_length=4096)] | None = None
+
+
+# ---------------------------------------------------------------- audit
+
+
+AuditAction = Literal["viewed", "corrected"]
+
+
+class AuditRecord(_Wire, frozen=True):
+    """Who looked at or corrected a report in the analyst console, on ``audit.<label>.<action>``.
+
+    ``label`` is the record's own: the clearance of the analyst (a record of what an ``s``
+    analyst did is ``s``, never written below it); ``report_label`` is the report's.
+    """
+
+    action: AuditAction
+    label: Label
+    report_id: str
+    report_label: Label
+    #: The NATS identity the console reads with (``analyst-<label>``; None on an open server).
+    identity: ShortText | None
+    #: The analyst's login on a console bound beyond loopback; on loopback the account that
+    #: runs the console (``local:<name>``).
+    user: ShortText | None
+    at: Time
+    revision: Annotated[int, Meta(ge=1)] | None = None
+    #: For a correction: what the analyst wrote (bounded).
+    detail: Annotated[str, Meta(max_length=4096)] | None = None
     schema_version: SchemaVersion = SCHEMA_VERSION
 
 
@@ -602,3 +630,4 @@ dead_letter_decoder = Decoder[DeadLetter](DeadLetter)
 inference_request_decoder = Decoder[InferenceRequest](InferenceRequest)
 inference_result_decoder = Decoder[InferenceResult](InferenceResult)
 correction_decoder = Decoder[Correction](Correction)
+audit_record_decoder = Decoder[AuditRecord](AuditRecord)

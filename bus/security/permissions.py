@@ -13,10 +13,12 @@ Identities:
   receive replies on its own inbox prefix ``_INBOX_<identity>``;
 - ``provisioner``: creates and updates the topology's streams and consumers, purges them, shows
   their state (``vigie ops provision``, ``vigie purge``, ``vigie status``);
-- ``analyst-<label>``: reads the enriched and feedback streams of every label up to its
-  clearance (consumer create/next/ack, message get) and publishes corrections at its own label
-  only (``feedback.<label>.*.*``: no write-down — an ``s`` analyst cannot write into
-  ``feedback.dr``, whose readers are not cleared for what an ``s`` analyst knows);
+- ``analyst-<label>``: reads the enriched, feedback, dead-letter and audit streams of every
+  label up to its clearance (consumer create/next/ack, message get), publishes corrections
+  (``feedback.<label>.*.*``) and records in the audit stream what it viewed and corrected
+  at its own label only — no write-down: an ``s`` analyst cannot write into ``feedback.dr``
+  or ``audit.dr``, whose readers are not cleared for what an ``s`` analyst knows —, asks
+  the services for their health (``$SRV.STATS``: figures, no report data); nothing else;
 - ``publisher-<label>``: publishes feeds of that label only.
 
 Reading a stream needs no subscription (stream message get, direct get and consumer create all
@@ -31,11 +33,11 @@ from bus.topology import (
     KINDS,
     ConsumerSpec,
     Topology,
+    audit_subject,
     collate_subject,
     dlq_subject,
     enriched_subject,
     feed_subject,
-    feedback_subject,
     infer_subject,
     inferred_subject,
     kv_bucket,
@@ -235,27 +237,42 @@ def cleared(level: str) -> tuple[str, ...]:
     return tuple(lb for lb in LABELS if LABEL_ORDER[lb] <= LABEL_ORDER[level])
 
 
+#: The streams an analyst reads, for each label it is cleared for (the console shows them all).
+ANALYST_READ_ROLES: tuple[str, ...] = ("enriched", "feedback", "dlq", "audit")
+#: The role of the streams holding analysts' corrections, when the topology declares them.
+FEEDBACK_ROLE = "feedback"
+
+
 def analyst_permissions(topology: Topology, level: str) -> Permissions:
-    """Read access to the enriched and feedback streams of every label up to ``level``;
-    corrections published at ``level`` only."""
+    """What an analyst (and the console running with its credentials) may do, up to ``level``."""
     identity = f"analyst-{level}"
     publish: list[str] = []
     subscribe = [f"{inbox_prefix(identity)}.>"]
     if level in topology.settings.labels:
-        # Exactly its own label: writing down would hand s knowledge to dr readers.
-        publish += [feedback_subject(level, kind, ANY) for kind in KINDS]
+        # Written at its own level only: a record or a correction by an ``s`` analyst may hold
+        # what only ``s`` readers may know, so it never goes into a lower label's stream.
+        publish.append(audit_subject(level, ANY))
+        publish += [
+            subject
+            for spec in topology.streams
+            if spec.role == FEEDBACK_ROLE and spec.label == level
+            for subject in spec.subjects
+        ]
     for label in cleared(level):
         if label not in topology.settings.labels:
             continue
-        for role in ("enriched", "feedback"):
-            publish += _reader_grants(stream_name(role, label))
-            # Core subscription on the stream's own subjects (`vigie tail`).
-            subscribe += topology.stream(stream_name(role, label)).subjects
+        for role in ANALYST_READ_ROLES:
+            if any(spec.name == stream_name(role, label) for spec in topology.streams):
+                publish += stream_read_grants(stream_name(role, label))
+        # Core subscription on the enriched stream's own subjects (`vigie tail`).
+        subscribe += topology.stream(stream_name("enriched", label)).subjects
+    # Health figures of the services (the NATS service API; answers come to the inbox).
+    publish += [f"$SRV.STATS.vigie-{stage}" for stage in topology.stages]
     return Permissions(identity, _unique(publish), _unique(subscribe))
 
 
-def _reader_grants(s: str) -> list[str]:
-    """Reading one stream: consumers (create, next, ack, delete) and message get."""
+def stream_read_grants(s: str) -> list[str]:
+    """Reading one stream: its info, ephemeral and durable consumers on it, message get."""
     return [
         f"{API}.STREAM.INFO.{s}",
         f"{API}.CONSUMER.CREATE.{s}",

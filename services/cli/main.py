@@ -18,6 +18,7 @@ from bus.purge import PurgeError
 from bus.security.client import SecurityError
 from services.catalogue import ModelError
 from services.config.load import ConfigError, LoadedConfig, load_config
+from services.console.access import ConsoleRefused
 from services.runtime import ServiceBroken
 from services.translate.glossary import GlossaryError
 
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
-    from services.cli import bench, chaos, feedback, finetune, loadtest, trace
+    from services.cli import bench, chaos, console, feedback, finetune, loadtest, trace
     from services.cli import eval as eval_cli
 
     for module in (
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         bench,
         chaos,
         trace,
+        console,
         eval_cli,
         feedback,
         finetune,
@@ -110,6 +112,7 @@ _KNOWN = (
     GlossaryError,
     SecurityError,
     PurgeError,
+    ConsoleRefused,
 )
 
 

@@ -537,6 +537,27 @@ class HealthConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     ] = "127.0.0.1"
 
 
+class ConsoleConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`vigie console` (each value also a flag of the command, which wins)."""
+
+    bind: Annotated[
+        str, Meta(min_length=1, description="Address; beyond loopback needs TLS and users.")
+    ] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535, description="Port of the page.")] = 8470
+    replay: Annotated[
+        int, Meta(ge=0, le=10_000, description="Events replayed per readable label at start.")
+    ] = 50
+    lang: Annotated[Literal["fr", "en"], Meta(description="Language of the page.")] = "fr"
+    tls_cert: Annotated[str | None, Meta(description="Certificate the page is served with.")] = None
+    tls_key: Annotated[str | None, Meta(description="Its private key.")] = None
+    users: Annotated[
+        str | None, Meta(description="Analyst logins (`vigie console --hash-password NAME`).")
+    ] = None
+    allow_hosts: Annotated[
+        list[str], Meta(description="Other host names the page may be reached by.")
+    ] = []
+
+
 class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     log_level: Annotated[LogLevel, Meta(description="Least severe log level written.")] = "info"
     nats: NatsConfig = msgspec.field(default_factory=NatsConfig)
@@ -547,6 +568,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     tasks: TasksConfig = msgspec.field(default_factory=TasksConfig)
     health: HealthConfig = msgspec.field(default_factory=HealthConfig)
     telemetry: TelemetryConfig = msgspec.field(default_factory=TelemetryConfig)
+    console: ConsoleConfig = msgspec.field(default_factory=ConsoleConfig)
 
 
 def topology_settings(cfg: Config) -> TopologySettings:

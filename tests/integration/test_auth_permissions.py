@@ -171,24 +171,35 @@ async def test_an_analyst_reads_its_levels_and_nothing_above_by_any_path(
             await msg.ack_sync()
             got = await js.get_msg(stream, seq=1)
             assert got.data == MARK + label.encode()
+            # Its levels' dead letters (the console shows them) and audit records.
+            letters = await js.pull_subscribe(
+                "dlq.>", stream=f"DLQ_{label.upper()}", config=ConsumerConfig()
+            )
+            [msg] = await letters.fetch(1, timeout=2)
+            assert msg.data == MARK + label.encode()
+        await js.publish(f"audit.{level}.viewed", b"{}")
         assert await analyst.violations() == []
 
-        # Denied: every path to a higher label, and every dead letter and collate state.
+        # Denied: every path to a higher label (enriched, dead letters, audit), every collate
+        # state and work queue.
         publish: list[str] = []
         for label in above:
-            s = f"ENRICHED_{label.upper()}"
-            publish += [
-                f"$JS.API.CONSUMER.CREATE.{s}",
-                f"$JS.API.CONSUMER.CREATE.{s}.spy",
-                f"$JS.API.CONSUMER.CREATE.{s}.spy.enriched.{label}.>",
-                f"$JS.API.CONSUMER.DURABLE.CREATE.{s}.spy",
-                f"$JS.API.STREAM.MSG.GET.{s}",
-                f"$JS.API.DIRECT.GET.{s}",
-                f"$JS.API.DIRECT.GET.{s}.enriched.{label}.report.a",
-                f"$JS.API.STREAM.INFO.{s}",
-            ]
+            for s in (f"ENRICHED_{label.upper()}", f"DLQ_{label.upper()}"):
+                publish += [
+                    f"$JS.API.CONSUMER.CREATE.{s}",
+                    f"$JS.API.CONSUMER.CREATE.{s}.spy",
+                    f"$JS.API.CONSUMER.CREATE.{s}.spy.enriched.{label}.>",
+                    f"$JS.API.CONSUMER.DURABLE.CREATE.{s}.spy",
+                    f"$JS.API.STREAM.MSG.GET.{s}",
+                    f"$JS.API.DIRECT.GET.{s}",
+                    f"$JS.API.DIRECT.GET.{s}.enriched.{label}.report.a",
+                    f"$JS.API.STREAM.INFO.{s}",
+                ]
+            publish += [f"$JS.API.CONSUMER.CREATE.AUDIT_{label.upper()}", f"audit.{label}.viewed"]
+        # Nothing written below its own label either.
+        publish += [f"audit.{label}.viewed" for label in LEVELS_BELOW[level]]
         for label in ("np", "dr", "s", "ts"):
-            for s in (f"DLQ_{label.upper()}", f"KV_collate_{label}", f"WORK_{label.upper()}"):
+            for s in (f"KV_collate_{label}", f"WORK_{label.upper()}"):
                 publish += [
                     f"$JS.API.CONSUMER.CREATE.{s}",
                     f"$JS.API.STREAM.MSG.GET.{s}",

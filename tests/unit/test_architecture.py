@@ -132,6 +132,8 @@ PURE = [
     "services.feedback.dataset",
     "services.finetune.examples",
     "services.inference.adapters",
+    # The analyst console's access rules, views, stores and HTTP parsing.
+    *(f"services.console.{m}" for m in ("access", "views", "feed", "http")),
     *(f"{task}.task" for task in TASK_PACKAGES),
     # The evaluator's scoring (services/evaluation): plain values in, figures out.
     *(

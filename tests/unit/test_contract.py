@@ -137,6 +137,7 @@ def test_addresses_and_parameters_follow_the_topology(doc: dict[str, Any]) -> No
         "enriched.{label}.{kind}.{source}",
         "dlq.{stage}.{label}",
         "feedback.{label}.{kind}.{source}",
+        "audit.{label}.{action}",
         "work.{label}.{task}.{prec}",
         "work.{label}.collate.{prec}",
         "work.{label}.result.{prec}",
@@ -152,6 +153,10 @@ def test_addresses_and_parameters_follow_the_topology(doc: dict[str, Any]) -> No
         assert topology.parse_feed_subject(subject) is not None, subject
 
 
+def params_enum(doc: dict[str, Any], name: str) -> list[str]:
+    return list(doc["components"]["parameters"][name]["enum"])
+
+
 def test_operations_separate_public_from_internal(doc: dict[str, Any]) -> None:
     ops = {
         resolve(doc, op["channel"]["$ref"])["address"].split(".")[0]
@@ -161,6 +166,8 @@ def test_operations_separate_public_from_internal(doc: dict[str, Any]) -> None:
     assert ops["feeds"] == "send"
     assert ops["enriched"] == "receive"
     assert ops["dlq"] == "receive"
+    assert ops["audit"] == "send"
+    assert params_enum(doc, "action") == list(topology.AUDIT_ACTIONS)
     assert "work*" in ops and "work" not in ops
     for op in doc["operations"].values():
         channel_ref = op["channel"]["$ref"]

@@ -13,6 +13,7 @@ from services.tasks.prompting import OutputInvalid, Retry
 from services.translate.glossary import Glossary, GlossaryTerm
 from services.translate.methods import annotate, postedit
 from services.translate.placeholders import mask, mask_example, restore
+from services.translate.prompts import VERSION
 from services.translate.task import TranslateTask, build
 from tests.unit.test_translate_task import report
 
@@ -145,7 +146,7 @@ def test_the_prompt_method_keeps_todays_behaviour() -> None:
     before = dataclasses.replace(before, protect_method="prompt")
     spec = before.prompt(report(SOURCE, "ru"), None)
     assert spec.prompt is not None and GRID in spec.prompt.rsplit("<<<REPORT", 1)[1]
-    assert before.version == "translate/1"
+    assert before.version == VERSION  # the prompt's own version, no method suffix
     assert build(Config(), "few-shot").version != before.version
 
 
