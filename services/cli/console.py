@@ -28,6 +28,7 @@ from services.console.bus import ConsoleBus, Reader
 from services.console.feedback import correction_sink
 from services.console.server import LANGS, ConsoleServer, ConsoleSettings
 from services.security.credentials import SEED_SUFFIX, client_security
+from services.tasks.registry import task_registry
 from services.telemetry.service import telemetry_dir
 
 
@@ -146,7 +147,8 @@ async def cmd_console(args: argparse.Namespace, loaded: LoadedConfig) -> int:
                 f"console: {reader.identity or 'this client'} may read no label on {url} "
                 "(not provisioned, or not cleared for any)"
             )
-        server = ConsoleServer(settings, bus, sink=correction_sink(topology, nc.jetstream()))
+        fills = dict(task_registry(loaded.config.tasks.extra_rows).fills())
+        server = ConsoleServer(settings, bus, sink=correction_sink(topology, nc.jetstream(), fills))
         async with anyio.create_task_group() as tg:
             port = await tg.start(server.run)
             host = f"[{settings.bind}]" if ":" in settings.bind else settings.bind

@@ -55,6 +55,7 @@ from services.console.http import (
 from services.console.hub import Hub
 from services.console.views import report_view
 from services.console.waterfall import waterfall
+from services.feedback.correction import CorrectionError
 
 log = logging.getLogger("vigie.console")
 
@@ -308,7 +309,10 @@ class ConsoleServer:
             raise HttpError(404, "no such report in this console's feed")
         reader = self.bus.reader
         author = Author(reader.identity, user, reader.level)
-        correction_id = await self.sink.send(form, event, author)
+        try:
+            correction_id = await self.sink.send(form, event, author)
+        except CorrectionError as exc:
+            raise HttpError(400, f"correction refused: {exc}") from exc
         detail = f"{form.task}/{form.field}: {form.comment or ''}"[:4096]
         await self.bus.record("corrected", event, user, detail)
         return json_response(200, {"correction_id": correction_id})

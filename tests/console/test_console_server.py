@@ -24,8 +24,10 @@ from bus.topology import build_topology, dlq_subject
 from schemas.v1 import DeadLetter, EnrichedEvent, json_encoder
 from services.config.schema import Config, topology_settings
 from services.console.access import Users, hash_password
-from services.console.feedback import Author, CorrectionForm
+from services.console.feedback import Author, CorrectionForm, correction_sink
 from services.console.server import ConsoleSettings
+from services.feedback.correction import CorrectionError
+from services.feedback.store import read_corrections
 from services.security import keys
 from tests.console.harness import EventStream, http, make_event, publish, running_console
 from tests.console.harness import session_token as token_of
@@ -322,4 +324,41 @@ async def test_the_command_serves_the_page_until_stopped(nats_url: str, tmp_path
         assert status == 200 and orjson.loads(body)["label"] == "np"
         process.terminate()
         assert await process.wait() in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
+    await nc.close()
+
+
+async def test_the_bus_sink_publishes_the_wire_correction_at_the_reports_label(
+    nats_url: str,
+) -> None:
+    """The real sink: the form becomes a ``Correction`` on ``feedback.np.report.patrol`` (the
+    event's label, kind and source), stored in FEEDBACK_NP; a report of another label than the
+    analyst's is refused with the reason, and nothing is stored for it."""
+    nc = await open_bus(nats_url)
+    js = nc.jetstream()
+    event = make_event("r9", "Deux camions au pont.", translation="Two lorries at the bridge.")
+    sink = correction_sink(TOPOLOGY, js, {"wordcount": ("translation",)})
+    assert sink is not None
+    form = CorrectionForm("r9", 1, "wordcount", "translation", "Two trucks at the bridge.", "ok")
+    correction_id = await sink.send(form, event, Author("analyst-np", "local:op", "np"))
+    [stored] = await read_corrections(js, "np")
+    assert (stored.correction_id, stored.translation, stored.author, stored.label) == (
+        correction_id,
+        "Two trucks at the bridge.",
+        "local:op",
+        "np",
+    )
+    secret = make_event("r10", "Trois chars.", label="s", translation="Three tanks.")
+    with pytest.raises(CorrectionError, match="labelled s"):
+        await sink.send(
+            CorrectionForm("r10", 1, "wordcount", "translation", "x"),
+            secret,
+            Author("analyst-np", None, "np"),
+        )
+    with pytest.raises(CorrectionError, match="JSON list"):
+        await sink.send(
+            CorrectionForm("r9", 1, "wordcount", "entities", "[{"),
+            event,
+            Author("analyst-np", None, "np"),
+        )
+    assert len(await read_corrections(js, "np")) == 1
     await nc.close()
