@@ -142,7 +142,9 @@ class TranslateTask:
         terms = self.glossary.terms_in(source_text, source, self.target_language)
         if self.glossary_method == "postedit":
             _, missed = adherence(terms, translation)
-            translation = postedit(translation, missed, self.glossary, source, self.target_language)
+            translation = postedit(
+                translation, missed, self.glossary, source, self.target_language, protected
+            )
         # The language first: a retry naming altered tokens cannot fix a text in another one.
         verdict = judge_language(
             translation,
