@@ -50,17 +50,25 @@ def postedit(
     glossary: Glossary,
     source_language: str | None,
     target_language: str,
+    protected: Sequence[str] = (),
 ) -> str:
     """``translation`` with each occurrence of a ``missed`` term's source form replaced by the
     term's required target: the model left the term untranslated. A term the model translated
-    otherwise is not touched — without an alignment no rule can say which words to replace."""
+    otherwise is not touched — without an alignment no rule can say which words to replace —
+    and neither is a term inside a ``protected`` token ("БТР" in "БТР-82А")."""
     if not missed:
         return translation
     wanted = set(missed)
+    kept: list[tuple[int, int]] = []
+    for token in protected:
+        at = translation.find(token) if token else -1
+        while at != -1:
+            kept.append((at, at + len(token)))
+            at = translation.find(token, at + 1)
     spans = [
         span
         for span in glossary.term_spans(translation, source_language, target_language)
-        if span[2] in wanted
+        if span[2] in wanted and not any(span[0] < e and s < span[1] for s, e in kept)
     ]
     out: list[str] = []
     at = 0

@@ -140,9 +140,6 @@ class TranslateTask:
             # missing, which the protected check below flags.
             translation = restore(translation, plan.masked).text
         terms = self.glossary.terms_in(source_text, source, self.target_language)
-        if self.glossary_method == "postedit":
-            _, missed = adherence(terms, translation)
-            translation = postedit(translation, missed, self.glossary, source, self.target_language)
         # The language first: a retry naming altered tokens cannot fix a text in another one.
         verdict = judge_language(
             translation,
@@ -150,6 +147,13 @@ class TranslateTask:
             self.identify,
             protected=[*protected, *protected_tokens(translation, self.glossary.protected)],
         )
+        if self.glossary_method == "postedit" and not verdict.wrong:
+            # Only a text in the target language is post-edited: terms put into an answer in
+            # another language would make it a mixture, and hide nothing the flag says.
+            _, missed = adherence(terms, translation)
+            translation = postedit(
+                translation, missed, self.glossary, source, self.target_language, protected
+            )
         if not final:
             if verdict.wrong:
                 raise wrong_language_error(verdict, "translation")

@@ -143,7 +143,7 @@ def test_a_lost_marker_is_retried_then_flagged_never_silent(task: TranslateTask)
 
 def test_the_prompt_method_keeps_todays_behaviour() -> None:
     before = build(Config(), "few-shot")
-    before = dataclasses.replace(before, protect_method="prompt")
+    before = dataclasses.replace(before, protect_method="prompt", glossary_method="prompt")
     spec = before.prompt(report(SOURCE, "ru"), None)
     assert spec.prompt is not None and GRID in spec.prompt.rsplit("<<<REPORT", 1)[1]
     assert before.version == VERSION  # the prompt's own version, no method suffix
@@ -200,3 +200,9 @@ def test_every_glossary_method_follows_a_model_that_obeys_it(method: str) -> Non
     out = task.conclude(report(source, "ru"), answer, "stop", final=True)
     missed = "glossary_missed" in codes(out.flags)
     assert missed == (method in ("prompt", "annotate"))
+
+
+def test_postedit_never_rewrites_inside_a_protected_token() -> None:
+    btr = GlossaryTerm("ru", "БТР", "fr", "BTR")
+    out = postedit("Deux БТР-82А et un БТР.", [btr], Glossary([btr]), "ru", "fr", ["БТР-82А"])
+    assert out == "Deux БТР-82А et un BTR."
