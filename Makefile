@@ -99,10 +99,12 @@ audit: $(DEV_STAMP)
 ## wheelhouse: every wheel the product needs, to install with no network (README, "Installing without a network")
 ## wheelhouse-check: build it, install it in a network namespace with only loopback, run the demo
 WHEELHOUSE ?= dist/wheelhouse
+## WHEELHOUSE_EXTRAS: optional extras whose own locks join the wheelhouse, e.g. WHEELHOUSE_EXTRAS=train
+WHEELHOUSE_EXTRAS ?=
 CPU_BASELINE ?= x86-64-v3
 wheelhouse: $(DEV_STAMP)
 	$(BIN)/python ops/wheelhouse/build.py --lock $(LOCK_DIR)/runtime.txt --out $(WHEELHOUSE) \
-		--cpu $(CPU_BASELINE)
+		--cpu $(CPU_BASELINE) $(foreach x,$(WHEELHOUSE_EXTRAS),--extra-lock $(LOCK_DIR)/$(x).txt)
 
 wheelhouse-check: wheelhouse
 	VIGIE_WHEELHOUSE=$(abspath $(WHEELHOUSE)) VIGIE_OPS=$(abspath $(BIN)/vigie) \

@@ -91,6 +91,21 @@ def blocks(lock_text: str) -> dict[str, str]:
     return {name: "\n".join(lines) + "\n" for name, lines in found.items()}
 
 
+def merge_locks(texts: list[str]) -> str:
+    """One lock of the runtime lock and the optional extras' own locks (``--extra-lock``): a
+    package several of them pin must be pinned identically (an extra's lock is resolved
+    against the dev lock, so it is), and is kept once."""
+    merged: dict[str, str] = {}
+    for text in texts:
+        for name, block in blocks(text).items():
+            if name in merged and merged[name] != block:
+                raise SystemExit(
+                    f"{name} is pinned differently by two locks: `make lock` resolves them together"
+                )
+            merged.setdefault(name, block)
+    return "".join(merged.values())
+
+
 def lock_hashes(block: str) -> set[str]:
     return set(re.findall(r"--hash=sha256:([0-9a-f]{64})", block))
 
@@ -157,7 +172,9 @@ def glibc_of_tag(plat: str) -> tuple[int, int] | None:
     return next((v for tag, v in _LEGACY_MANYLINUX.items() if tag in plat), None)
 
 
-def write_lock_and_manifest(out: Path, lock: Path, cpu: str, lock_text: str) -> dict[str, object]:
+def write_lock_and_manifest(
+    out: Path, lock: Path, cpu: str, lock_text: str, extra_locks: tuple[Path, ...] = ()
+) -> dict[str, object]:
     wanted = set(pins(lock_text)) | {"vigie"}
     by_name = blocks(lock_text)
     wheels: list[dict[str, object]] = []
@@ -198,6 +215,7 @@ def write_lock_and_manifest(out: Path, lock: Path, cpu: str, lock_text: str) -> 
     manifest: dict[str, object] = {
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "lock": str(lock),
+        "extra_locks": [str(p) for p in extra_locks],
         "python": f"CPython {platform.python_version()} (wheels for cp{sys.version_info.major}"
         f"{sys.version_info.minor}; any {sys.version_info.major}.{sys.version_info.minor}.x)",
         "platform": f"{sys.platform} {platform.machine()}",
@@ -265,13 +283,20 @@ def unlocked_dependencies(project: Path, lock_text: str) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lock", type=Path, default=ROOT / "ops" / "lock" / "runtime.txt")
+    parser.add_argument(
+        "--extra-lock",
+        type=Path,
+        action="append",
+        default=[],
+        help="an optional extra's own lock to add (e.g. ops/lock/train.txt); repeatable",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "dist" / "wheelhouse")
     parser.add_argument("--cpu", choices=sorted(BASELINES), default="x86-64-v3")
     parser.add_argument("--rebuild", action="store_true", help="compile llama-cpp-python again")
     parser.add_argument("--project", type=Path, default=ROOT, help="the project to build")
     args = parser.parse_args()
     started = time.monotonic()
-    lock_text = args.lock.read_text()
+    lock_text = merge_locks([args.lock.read_text(), *(p.read_text() for p in args.extra_lock)])
     if missing := unlocked_dependencies(args.project, lock_text):
         raise SystemExit(
             f"pyproject.toml requires {', '.join(missing)}, which {args.lock} does not pin: "
@@ -290,7 +315,7 @@ def main() -> int:
     cache = ROOT / "dist" / "wheelhouse-cache" / args.cpu
     shutil.copy2(build_llama(by_name[normalise(LLAMA)], args.cpu, cache, args.rebuild), out)
     pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(args.project))
-    manifest = write_lock_and_manifest(out, args.lock, args.cpu, lock_text)
+    manifest = write_lock_and_manifest(out, args.lock, args.cpu, lock_text, tuple(args.extra_lock))
     count = len(list(out.glob("*.whl")))
     print(
         f"{out}: {count} wheels, "

@@ -77,3 +77,25 @@ def test_legacy_manylinux_tags(build: ModuleType) -> None:
     assert build.glibc_of_tag("manylinux2014_x86_64.manylinux_2_17_x86_64") == (2, 17)
     assert build.glibc_of_tag("manylinux1_x86_64") == (2, 5)
     assert build.glibc_of_tag("any") is None
+
+
+def test_an_extras_lock_joins_the_runtime_lock_once(build: ModuleType) -> None:
+    runtime = (
+        "a==1.0 \\\n    --hash=sha256:"
+        + "1" * 64
+        + "\nb==2.0 \\\n    --hash=sha256:"
+        + "2" * 64
+        + "\n"
+    )
+    extra = (
+        "b==2.0 \\\n    --hash=sha256:"
+        + "2" * 64
+        + "\nc==3.0 \\\n    --hash=sha256:"
+        + "3" * 64
+        + "\n"
+    )
+    merged = build.merge_locks([runtime, extra])
+    assert [line.split("==")[0] for line in merged.splitlines() if "==" in line] == ["a", "b", "c"]
+    clash = "b==2.1 \\\n    --hash=sha256:" + "4" * 64 + "\n"
+    with pytest.raises(SystemExit, match="b is pinned differently"):
+        build.merge_locks([runtime, clash])
