@@ -19,20 +19,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-CHROMIUM = Path(os.environ.get("VIGIE_CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("VIGIE_CHROMEDRIVER", "/usr/bin/chromedriver"))
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1400,1000",
-)
+from loadtest import console_bench
+
+# One set of browser flags for the tests and the console benchmark (loadtest is a client of the
+# product; tests may use it, not the other way round).
+CHROMIUM = Path(console_bench.CHROMIUM)
+CHROMEDRIVER = Path(console_bench.CHROMEDRIVER)
+FLAGS = console_bench.FLAGS
 
 
 def require_browser() -> None:
