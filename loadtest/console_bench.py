@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -36,6 +35,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from bus.embedded import EmbeddedNats, free_port
 from bus.provision import provision
 from bus.topology import build_topology, enriched_subject
+from loadtest import results
 from schemas.v1 import EnrichedEvent, Entity, TaskOutcome, json_encoder
 
 CHROMIUM = os.environ.get("VIGIE_CHROMIUM", "/usr/bin/chromium")
@@ -262,23 +262,10 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     chromium_version = subprocess.run(
         [CHROMIUM, "--version"], capture_output=True, text=True, check=False
     ).stdout.strip()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "chromium": chromium_version,
-    }
+    return {**results.machine(), "chromium": chromium_version}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,10 +9,21 @@ from pathlib import Path
 from typing import Any
 
 
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict[str, Any]:
     """Where a result was measured (recorded with every result: absolute figures drift)."""
     return {
         "host": platform.node(),
+        "cpu": cpu_model(),
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
