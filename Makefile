@@ -174,7 +174,7 @@ bench-server: $(STAMP)
 
 ## bench-flash: FLASH reports alone (publish → complete event) and the tasks at 1/4/16 in flight,
 ## today's behaviour (BASELINE settings) against the shipped defaults, in one run
-BASELINE ?= VIGIE_INFERENCE__BATCH_INVARIANT=true
+BASELINE ?= VIGIE_INFERENCE__BATCH_INVARIANT=true,VIGIE_INFERENCE__PREFIX_CACHE=false,VIGIE_INFERENCE__MAX_SEQUENCES=14
 bench-flash: $(STAMP)
 	$(BIN)/vigie bench throughput --inflight 1 4 16 --flash 20 \
 		--variant "baseline:$(BASELINE)" --variant shipped: --out bench-results/tasks-flash.json
