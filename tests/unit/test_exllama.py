@@ -4,6 +4,7 @@ handling and static-batch layout (everything that needs no GPU)."""
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,11 +95,14 @@ def test_every_mode_names_its_core() -> None:
 # ------------------------------------------------------------------ missing runtime (this host)
 
 
-def _torch_missing() -> bool:
-    return any(m.startswith("torch is not installed") for m in probe_runtime().missing)
+@pytest.fixture
+def no_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host without torch, also where the training extra installed it: ``import torch``
+    raises ImportError (None in sys.modules), as it does where torch is absent."""
+    monkeypatch.setitem(sys.modules, "torch", None)
 
 
-needs_no_torch = pytest.mark.skipif(not _torch_missing(), reason="torch is installed here")
+needs_no_torch = pytest.mark.usefixtures("no_torch")
 
 
 @needs_no_torch
