@@ -9,7 +9,7 @@ import anyio
 import nats
 from nats.js.errors import KeyNotFoundError
 
-from bus.topology import enriched_subject, result_subject
+from bus.topology import enriched_subject, result_subject, stream_name
 from schemas.v1 import TaskResult, collate_state_decoder, json_encoder
 from services.collate import logic
 from services.config.schema import CollateConfig, IngestConfig
@@ -56,27 +56,41 @@ async def test_collate_sigkilled_midway_each_revision_once(nats_url: str) -> Non
     assert all(e.revision == 1 and not e.partial for e in seen.events)
 
 
+async def ingest_backlog(url: str) -> tuple[int, int]:
+    """(delivered, still to ingest) of the ingest consumer of the ``dr`` feeds."""
+    nc = await nats.connect(url)
+    info = await nc.jetstream().consumer_info(stream_name("feeds", "dr"), "ingest-dr")
+    await nc.close()
+    return info.delivered.stream_seq, info.num_pending + info.num_ack_pending
+
+
 async def test_ingest_sigterm_drains_and_loses_nothing(nats_url: str) -> None:
+    n = 2 * N  # ingest takes reports 64 at a time: enough left for the stop to land mid-way
     async with (
         pipeline(nats_url, fast_config(), ("extract", "collate")),
         collector(nats_url) as seen,
     ):
         ingest = await start_service("ingest", nats_url)
-        await publish_reports(nats_url, N, "d")
-        await seen.wait_for(lambda: len(seen.events) >= 5, within=30)
+        await publish_reports(nats_url, n, "d")
+        with anyio.fail_after(30):
+            while True:
+                delivered, _ = await ingest_backlog(nats_url)
+                if delivered:
+                    break
+                await anyio.sleep(0.01)
         ingest.send_signal(signal.SIGTERM)
         with anyio.fail_after(15):  # drain_timeout is 5 s
             code = await ingest.wait()
         assert code == 0
-        stopped_at = len(seen.events)
+        _, left_at_stop = await ingest_backlog(nats_url)
         ingest = await start_service("ingest", nats_url)
-        await seen.wait_for(lambda: len({e.report_id for e in seen.events}) == N, within=60)
+        await seen.wait_for(lambda: len({e.report_id for e in seen.events}) == n, within=60)
         await anyio.sleep(2)
         ingest.send_signal(signal.SIGTERM)
         assert await ingest.wait() == 0
-    assert stopped_at < N
+    assert left_at_stop > 0, "the stop must land mid-way for this test to mean anything"
     counts = Counter(e.report_id for e in seen.events)
-    assert len(counts) == N and max(counts.values()) == 1
+    assert len(counts) == n and max(counts.values()) == 1
     assert seen.dead == []
 
 
