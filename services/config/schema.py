@@ -364,7 +364,8 @@ class InferenceConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields
             le=10,
             description="llama.cpp engine: most seconds of prompt computation in one decode "
             "step (besides batch_tokens), so a long prompt never stalls the sequences "
-            "decoding, urgent ones first.",
+            "decoding, urgent ones first. Not applied with batch_invariant = true (a cut "
+            "where time runs out would make a prompt's arithmetic depend on what else runs).",
         ),
     ] = 0.25
     max_waiting: Annotated[

@@ -32,7 +32,7 @@ import numpy as np
 
 from services.inference.adapters import ServedAdapter, apply_lora, free_lora, load_lora
 from services.inference.engine import EngineError
-from services.inference.prefix import PrefixCache
+from services.inference.prefix import Holder, PrefixCache
 from services.inference.runner import Sequence, prepare_request
 from services.inference.scheduler import PrefillLimits, PrefillNeed, plan_prefill
 
@@ -78,7 +78,8 @@ class LlamaSettings:
     decode_group: int | None = None
     #: Prompt prefixes kept computed for reuse (KV streams of their own); 0 = no reuse.
     prefix_holders: int = 8
-    #: Seconds of prompt computation one step may take (besides ``batch_tokens``).
+    #: Seconds of prompt computation one step may take (besides ``batch_tokens``; not in
+    #: batch-invariant mode, where only the token grid cuts prompts).
     prefill_seconds: float = 0.25
     #: The LoRA adapter applied to the whole context (None: the base weights). A cached
     #: prefix's KV depends on it: the prefix cache is keyed by its name and sha256.
@@ -94,6 +95,8 @@ class _State:
     chain: Any = None  # grammar + greedy, for a constrained request
     #: Prompt position at which to keep a prefix for later prompts (None: none).
     keep_at: int | None = None
+    #: A prefix another sequence is computing, to copy once held before computing the rest.
+    wait_for: tuple[int, ...] | None = None
     grammar: Any = None  # the grammar inside ``chain`` (owned by it)
     decoder: Any = None
 
@@ -261,8 +264,8 @@ class LlamaCore:
         seq.state.seq_id = seq_id
         if self.prefixes is None:
             return
-        match = self.prefixes.lookup(seq.prompt, self._steps)
-        seq.state.keep_at = match.keep_at
+        match = self.prefixes.lookup(seq.prompt, self._steps, owner=seq.key, rank=seq.rank)
+        seq.state.keep_at, seq.state.wait_for = match.keep_at, match.wait_for
         if match.holder is not None:
             # A whole-stream copy (applied before the next decode): the sequence continues
             # from the prefix's end as the sequence that computed it did.
@@ -282,6 +285,9 @@ class LlamaCore:
         8 single-token rows compute exactly what the sequence would alone; the conformance
         suite checks it.
         """
+        for seq in active:
+            if seq.state.wait_for is not None:
+                self._take_waited_prefix(seq)
         # llama.cpp puts only runs of consecutive sequence ids in one micro-batch (one KV
         # stream per sequence): ids in order, and the lowest ones reused first, keep it to one.
         decoding = sorted(
@@ -298,12 +304,16 @@ class LlamaCore:
                 self._sample(seq, n)
         self._steps += 1
         # Prompt chunks, urgent prompts first, bounded by tokens and by time: the step time
-        # decoding sequences see.
-        prefilling = {q.key: q for q in active if q.consumed < len(q.prompt)}
+        # decoding sequences see. Batch-invariant mode keeps chunks on the token grid only: a
+        # cut where time runs out depends on what else runs, and a prompt computed in other
+        # chunks can come out differently (measured: a wave of eight prompts).
+        prefilling = {
+            q.key: q for q in active if q.consumed < len(q.prompt) and q.state.wait_for is None
+        }
         limits = PrefillLimits(
             tokens=self.settings.batch_tokens,
             seconds=self.settings.prefill_seconds,
-            tokens_per_s=self._prefill_rate,
+            tokens_per_s=self._prefill_rate if self.settings.decode_group is None else 0.0,
         )
         needs = [
             PrefillNeed(q.key, q.rank, q.consumed, len(q.prompt), q.state.keep_at)
@@ -322,6 +332,17 @@ class LlamaCore:
                 self._keep_prefix(seq)
             if end == len(seq.prompt):
                 self._sample(seq, end - 1 - start)
+
+    def _take_waited_prefix(self, seq: Sequence) -> None:
+        assert self.prefixes is not None and seq.state.wait_for is not None
+        got = self.prefixes.take(seq.state.wait_for, self._steps)
+        if got is True:
+            return  # still being computed
+        seq.state.wait_for = None
+        if isinstance(got, Holder):
+            # Nothing computed in this sequence yet: the whole-stream copy is all of it.
+            llama_cpp.llama_memory_seq_cp(self._memory, got.slot, seq.state.seq_id, -1, -1)
+            seq.consumed = seq.cached_tokens = len(got.key.tokens)
 
     def _keep_prefix(self, seq: Sequence) -> None:
         assert self.prefixes is not None
@@ -397,6 +418,8 @@ class LlamaCore:
         state: _State | None = seq.state
         if state is None:
             return
+        if self.prefixes is not None:
+            self.prefixes.abandon(seq.key)
         if state.seq_id >= 0:
             llama_cpp.llama_memory_seq_rm(self._memory, state.seq_id, -1, -1)
             heapq.heappush(self._free_ids, state.seq_id)

@@ -4,14 +4,17 @@ The engine knows no task, so it finds shared prefixes itself, by tokens: a new p
 compared with the prefixes held and with the latest prompts seen. When its longest common
 prefix with an earlier prompt is long enough and not held yet, the sequence that computes it
 stops its prompt chunk there once and the engine keeps a copy of its KV cells (a *holder*);
-later prompts that start with a held prefix copy it instead of computing it. Prompts built as
+later prompts that start with a held prefix copy it instead of computing it, and prompts that
+start with a prefix another sequence is computing right now wait for it rather than compute it
+again (a wave of requests arriving together computes its shared prefix once, not once each).
+Prompts built as
 "instructions + examples + the report" share their instructions and examples this way across
 reports, and tasks or precedences that send the same prefix share it too, with no boundary
 sent by anyone.
 
 Pure bookkeeping (no model here): holders are slots the backend maps to KV storage; a
 bounded pool, the least recently used evicted first. A prefix's key holds the model and the
-adapter (none yet) besides its tokens, so a prefix computed by other weights is never reused.
+adapter (name@sha256) besides its tokens, so a prefix computed by other weights is never reused.
 """
 
 from __future__ import annotations
@@ -53,6 +56,17 @@ class Match:
     holder: Holder | None
     #: Position at which to keep a new prefix while computing this prompt (None: none).
     keep_at: int | None
+    #: A prefix of this prompt that another sequence is computing now: wait until it is held
+    #: and copy it (:meth:`PrefixCache.take`) instead of computing it (None: nothing to wait for).
+    wait_for: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A prefix a sequence is computing and will keep: who computes it, at which precedence."""
+
+    owner: int
+    rank: int
 
 
 @dataclass
@@ -94,6 +108,8 @@ class PrefixCache:
         self._free = list(slots)
         self.capacity = len(self._free)
         self._holders: OrderedDict[tuple[int, ...], Holder] = OrderedDict()  # LRU first
+        #: Prefixes being computed now (at most one per admitted sequence: bounded by them).
+        self._pending: dict[tuple[int, ...], Pending] = {}
         self._history: deque[np.ndarray] = deque(maxlen=history)
         self._clock = 0
         self.stats = PrefixStats()
@@ -101,9 +117,18 @@ class PrefixCache:
     def __len__(self) -> int:
         return len(self._holders)
 
-    def lookup(self, prompt: Sequence[int], step: int) -> Match:
+    def lookup(
+        self, prompt: Sequence[int], step: int, *, owner: int | None = None, rank: int = 0
+    ) -> Match:
         """The longest held prefix of ``prompt`` (leaving its last token to compute: its
-        logits give the first output token), and where to keep a longer one."""
+        logits give the first output token), and where to keep a longer one.
+
+        With ``owner`` (the sequence's key; ``rank`` its precedence rank), a longer prefix
+        that a sequence at least as urgent is computing now is waited for instead
+        (``Match.wait_for``) — never one computed by a less urgent sequence, which a preempting
+        precedence pauses — and the prefix this prompt will keep is recorded as pending until
+        :meth:`store` or :meth:`abandon`.
+        """
         self._clock += 1
         self.stats.lookups += 1
         tokens = np.asarray(prompt, dtype=np.int64)
@@ -121,23 +146,70 @@ class PrefixCache:
             longest_shared = max(longest_shared, common_prefix(tokens, earlier))
         self._history.append(tokens)
         reused = len(best.key.tokens) if best is not None else 0
+        wait_for = self._pending_prefix(tokens, rank, reused) if owner is not None else None
+        if wait_for is not None:
+            best, reused = None, len(wait_for)
         if best is not None:
-            self.stats.hits += 1
-            self.stats.tokens_reused += reused
-            best.used = self._clock
-            best.pinned_until = step + 1
-            self._holders.move_to_end(best.key.tokens)
+            self._hit(best, step)
         keep = min(longest_shared, usable)
         keep_at = keep if keep >= max(self.min_tokens, reused + self.min_tokens) else None
-        if keep_at is not None and tuple(prompt[:keep_at]) in self._holders:
-            keep_at = None
-        return Match(best, keep_at)
+        if keep_at is not None:
+            kept = tuple(prompt[:keep_at])
+            if kept in self._holders:
+                keep_at = None
+            elif owner is not None:
+                known = self._pending.get(kept)
+                if known is None or rank < known.rank:
+                    self._pending[kept] = Pending(owner, rank)
+        return Match(best, keep_at, wait_for)
+
+    def _pending_prefix(self, tokens: np.ndarray, rank: int, reused: int) -> tuple[int, ...] | None:
+        """The longest prefix of ``tokens`` being computed by a sequence at least as urgent,
+        worth waiting for: longer than what is held by ``min_tokens``."""
+        found: tuple[int, ...] | None = None
+        for pending, who in self._pending.items():
+            n = len(pending)
+            if who.rank > rank or n >= len(tokens) or n < reused + self.min_tokens:
+                continue
+            if (found is None or n > len(found)) and common_prefix(
+                tokens, np.asarray(pending, dtype=np.int64)
+            ) == n:
+                found = pending
+        return found
+
+    def _hit(self, holder: Holder, step: int) -> None:
+        self.stats.hits += 1
+        self.stats.tokens_reused += len(holder.key.tokens)
+        holder.used = self._clock
+        holder.pinned_until = step + 1
+        self._holders.move_to_end(holder.key.tokens)
+
+    def take(self, prefix: tuple[int, ...], step: int) -> Holder | bool:
+        """A waited-for prefix: its holder once held (pinned for the copy ``step`` applies),
+        True while it is still being computed, False when it will not be held (its sequence
+        ended first, or no holder was free): compute it then."""
+        holder = self._holders.get(prefix)
+        if holder is not None:
+            self._clock += 1
+            self._hit(holder, step)
+            return holder
+        return prefix in self._pending
+
+    def abandon(self, owner: int) -> None:
+        """``owner`` ends: the prefixes it was to keep will not come."""
+        for prefix in [p for p, who in self._pending.items() if who.owner == owner]:
+            del self._pending[prefix]
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
 
     def store(self, tokens: Sequence[int], step: int) -> Holder | None:
         """A holder for ``tokens`` (the caller copies their KV into its slot), evicting the
         least recently used holder not pinned by a copy in flight; None when the prefix is
         already held or every holder is pinned."""
         key = tuple(tokens)
+        self._pending.pop(key, None)
         if key in self._holders:
             return None
         if self._free:

@@ -65,8 +65,10 @@ class Sequence:
     schema_enforced: bool | None = None
     #: Progress, kept by the core.
     consumed: int = 0
-    #: Of ``consumed``, prompt tokens whose KV was reused rather than computed.
+    #: Of ``consumed``, prompt tokens whose KV was reused rather than computed (set when
+    #: admitted, or later when it waited for a prefix another sequence was computing).
     cached_tokens: int = 0
+    cache_counted: bool = False
     generated: list[int] = field(default_factory=list)
     text: str = ""
     finish: FinishReason | None = None
@@ -354,9 +356,7 @@ class ThreadedEngine:
             self._core.start(seq)
             self._running.append(seq)
             self.stats.admitted += 1
-            if seq.cached_tokens:
-                self.stats.prefix_hits += 1
-                self.stats.tokens_prompt_cached += seq.cached_tokens
+            self._count_reuse(seq)
         active_keys = set(plan.active)
         active = [q for q in self._running if q.key in active_keys]
         paused = len(self._running) - len(active)
@@ -374,6 +374,8 @@ class ThreadedEngine:
         started = time.monotonic()
         self._core.step(active)
         now = time.monotonic()
+        for seq in active:
+            self._count_reuse(seq)
         self._batches.stepped(sum(len(q.generated) for q in active) - generated)
         self._last_step_s = now - started
         self.stats.record_step(len(active), paused)
@@ -385,6 +387,12 @@ class ThreadedEngine:
         for seq in [q for q in active if q.finish is not None]:
             self._finish(seq, now)
         return True
+
+    def _count_reuse(self, seq: Sequence) -> None:
+        if seq.cached_tokens and not seq.cache_counted:
+            seq.cache_counted = True
+            self.stats.prefix_hits += 1
+            self.stats.tokens_prompt_cached += seq.cached_tokens
 
     def _admit_request(self, seq: Sequence) -> None:
         rid = seq.request.request_id

@@ -119,6 +119,33 @@ async def test_reuse_changes_no_output_and_skips_the_shared_prefix(
     assert hits >= 6
 
 
+async def test_a_wave_arriving_together_computes_its_shared_prefix_once(
+    default_model: Path,  # noqa: F811
+) -> None:
+    # Six prompts sharing the few-shot prefix and two sharing another, all at once: one
+    # sequence computes each prefix and the others wait for it instead of computing it too.
+    reports = [*REPORTS, "Mortar fire near the school at 1120.", "A drone seen over Kupiansk."]
+    prompts = [translate(r) for r in reports] + [summarise(r) for r in REPORTS[:2]]
+    async with llama_engine(default_model, max_sequences=8, reserved_sequences=0) as plain:
+        expected = await one_by_one(plain, prompts, 16)
+    async with llama_engine(
+        default_model, max_sequences=8, reserved_sequences=0, prefix_holders=4
+    ) as engine:
+        wave = await asyncio.gather(
+            *(engine.generate(request(f"w{i}", p, 16)) for i, p in enumerate(prompts))
+        )
+        core = engine._core  # type: ignore[attr-defined]
+        assert core.prefixes.pending == 0
+        computed = engine.stats.tokens_prompt - engine.stats.tokens_prompt_cached
+    assert [g.text for g in wave] == [e.text for e in expected]
+    assert [g.completion_tokens for g in wave] == [e.completion_tokens for e in expected]
+    # The first of each family computes all of its prompt (nothing seen before it), the
+    # second computes the prefix and keeps it, the rest copy it.
+    assert sum(g.cached_prompt_tokens > 512 for g in wave[:6]) == 4, wave
+    few_shot = min(g.prompt_tokens for g in wave[:6]) - 30
+    assert computed < sum(g.prompt_tokens for g in wave) - 4 * few_shot
+
+
 async def test_a_pool_smaller_than_the_working_set_evicts_without_harm(
     default_model: Path,  # noqa: F811
 ) -> None:

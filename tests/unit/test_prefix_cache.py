@@ -95,3 +95,66 @@ def test_the_key_holds_the_model_and_adapter() -> None:
     # a holder whose key names other weights is skipped.
     holder.key = type(holder.key)("other", None, holder.key.tokens)
     assert cache.lookup(prompt(1), step=2).holder is None
+
+
+def test_a_wave_waits_for_the_prefix_one_sequence_computes() -> None:
+    cache = PrefixCache([10, 11], model="m", min_tokens=32)
+    first = cache.lookup(prompt(1, 2), step=1, owner=1, rank=4)
+    assert first.keep_at is None and first.wait_for is None  # nothing seen before it
+    second = cache.lookup(prompt(3, 4), step=1, owner=2, rank=4)
+    assert second.keep_at == len(SHARED) and second.wait_for is None and cache.pending == 1
+    waiters = [cache.lookup(prompt(5, i), step=1, owner=3 + i, rank=4) for i in range(3)]
+    assert all(w.wait_for == tuple(SHARED) and w.holder is None for w in waiters)
+    assert all(w.keep_at is None for w in waiters)  # nothing longer to keep than what comes
+    assert cache.take(tuple(SHARED), step=2) is True  # still being computed
+    holder = cache.store(SHARED, step=3)
+    assert holder is not None and cache.pending == 0
+    taken = cache.take(tuple(SHARED), step=4)
+    assert taken is holder and holder.pinned_until == 5
+    assert cache.stats.hits == 1 and cache.stats.tokens_reused == len(SHARED)
+
+
+def test_a_waiter_keeps_a_longer_prefix_it_shares_with_others() -> None:
+    cache = PrefixCache([10, 11], model="m", min_tokens=8)
+    cache.lookup(prompt(1), step=1, owner=1, rank=4)
+    cache.lookup(prompt(2), step=1, owner=2, rank=4)  # computes SHARED
+    same_report = [*range(40)]
+    cache.lookup(prompt(*same_report, 1), step=1, owner=3, rank=4)
+    later = cache.lookup(prompt(*same_report, 2), step=1, owner=4, rank=4)
+    assert later.wait_for == tuple(SHARED)
+    assert later.keep_at == len(SHARED) + len(same_report)
+    assert cache.pending == 2
+
+
+def test_an_urgent_prompt_never_waits_for_routine_work() -> None:
+    # A preempting precedence pauses routine sequences: waiting on one would never end.
+    cache = PrefixCache([10], model="m", min_tokens=32)
+    cache.lookup(prompt(1), step=1, owner=1, rank=4)
+    cache.lookup(prompt(2), step=1, owner=2, rank=4)
+    flash = cache.lookup(prompt(3), step=1, owner=3, rank=0)
+    assert flash.wait_for is None and flash.keep_at == len(SHARED)
+    routine = cache.lookup(prompt(4), step=1, owner=4, rank=4)
+    assert routine.wait_for == tuple(SHARED)  # FLASH now computes it: routine may wait
+
+
+def test_an_abandoned_prefix_is_computed_by_its_waiters() -> None:
+    cache = PrefixCache([10], model="m", min_tokens=32)
+    cache.lookup(prompt(1), step=1, owner=1, rank=4)
+    cache.lookup(prompt(2), step=1, owner=2, rank=4)
+    waiter = cache.lookup(prompt(3), step=1, owner=3, rank=4)
+    assert waiter.wait_for is not None
+    cache.abandon(2)  # cancelled before it got there
+    assert cache.take(waiter.wait_for, step=2) is False and cache.pending == 0
+    # No free holder when it gets there: not held either, and waiters compute it themselves.
+    full = PrefixCache([], model="m", min_tokens=32)
+    full.lookup(prompt(1), step=1, owner=1, rank=4)
+    full.lookup(prompt(2), step=1, owner=2, rank=4)
+    assert full.store(SHARED, step=2) is None
+    assert full.take(tuple(SHARED), step=3) is False
+
+
+def test_without_an_owner_nothing_is_pending_or_waited_for() -> None:
+    cache = PrefixCache([10], model="m", min_tokens=32)
+    cache.lookup(prompt(1), step=1)
+    assert cache.lookup(prompt(2), step=1).keep_at == len(SHARED)
+    assert cache.pending == 0 and cache.lookup(prompt(3), step=1).wait_for is None
