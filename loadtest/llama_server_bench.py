@@ -55,7 +55,7 @@ from loadtest.fixtures import FIXTURES
 from loadtest.inference_client import InferenceClient
 from loadtest.llama_build import build_server, find_sdist
 from loadtest.results import machine, write_result
-from loadtest.stack import provision_topology, vigie_argv
+from loadtest.stack import bench_env, provision_topology, vigie_argv
 from schemas.v1 import InferenceRequest, InferenceResult
 
 #: What each prompt asks after its report (the model's answer is ``--max-tokens`` long).
@@ -297,14 +297,7 @@ async def run_vigie(
 async def vigie_inference(args: argparse.Namespace, tmp: Path) -> AsyncIterator[InferenceClient]:
     """``vigie run inference`` with the shipped settings on an embedded server; a client."""
     async with EmbeddedNats(data_dir=tmp / "nats", sync_interval="always") as server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")}
-        env.update(
-            VIGIE_LOG_LEVEL="warning",
-            VIGIE_BUS__LABELS="np",
-            VIGIE_BUS__STREAM_MAX_BYTES=str(256 << 20),
-            VIGIE_NATS__DATA_DIR=args.data_dir,
-            VIGIE_INFERENCE__THREADS=str(args.threads),
-        )
+        env = bench_env(data_dir=args.data_dir, threads=args.threads)
         await provision_topology(server.url, env)
         service = await asyncio.create_subprocess_exec(
             *vigie_argv("run", "inference", "--nats", server.url),
