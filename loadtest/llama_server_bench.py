@@ -56,6 +56,7 @@ from loadtest.inference_client import InferenceClient
 from loadtest.llama_build import build_server, find_sdist
 from loadtest.results import machine, write_result
 from loadtest.stack import bench_env, provision_topology, vigie_argv
+from loadtest.stats import percentile
 from schemas.v1 import InferenceRequest, InferenceResult
 
 #: What each prompt asks after its report (the model's answer is ``--max-tokens`` long).
@@ -198,11 +199,6 @@ async def shared_prefix(tokens: int, count: Tokenize) -> str:
 
 
 # ------------------------------------------------------------------------------ the two sides
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def summary(latencies: list[float], generated: int, seconds: float, **extra: Any) -> dict[str, Any]:

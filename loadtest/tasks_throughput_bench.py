@@ -41,6 +41,7 @@ from bus.embedded import EmbeddedNats
 from loadtest.fixtures import FIXTURES
 from loadtest.results import machine, write_result
 from loadtest.stack import bench_env, deployment_tasks, pipeline_services, provision_topology
+from loadtest.stats import percentile as nearest_rank
 from schemas import headers as H
 from schemas.v1 import EnrichedEvent, TokenUsage, enriched_decoder
 
@@ -49,10 +50,7 @@ USAGE_FIELDS = tuple(TokenUsage.__struct_fields__)
 
 
 def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+    return nearest_rank(values, q) if values else None
 
 
 def task_latencies(event: EnrichedEvent) -> dict[str, float]:
