@@ -39,7 +39,6 @@ import functools
 import json
 import os
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -50,7 +49,7 @@ from typing import Any
 
 import nats
 
-from bus.embedded import EmbeddedNats
+from bus.embedded import EmbeddedNats, free_port
 from loadtest.fixtures import FIXTURES
 from loadtest.inference_client import InferenceClient
 from loadtest.llama_build import build_server, find_sdist
@@ -102,13 +101,6 @@ def _unchunk(data: bytes) -> bytes:
         out += data[:size]
         data = data[size + 2 :]
     return bytes(out)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @asynccontextmanager
