@@ -39,7 +39,6 @@ import functools
 import json
 import os
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -50,12 +49,13 @@ from typing import Any
 
 import nats
 
-from bus.embedded import EmbeddedNats
+from bus.embedded import EmbeddedNats, free_port
 from loadtest.fixtures import FIXTURES
 from loadtest.inference_client import InferenceClient
 from loadtest.llama_build import build_server, find_sdist
 from loadtest.results import machine, write_result
-from loadtest.stack import provision_topology, vigie_argv
+from loadtest.stack import bench_env, provision_topology, vigie_argv
+from loadtest.stats import percentile
 from schemas.v1 import InferenceRequest, InferenceResult
 
 #: What each prompt asks after its report (the model's answer is ``--max-tokens`` long).
@@ -101,13 +101,6 @@ def _unchunk(data: bytes) -> bytes:
         out += data[:size]
         data = data[size + 2 :]
     return bytes(out)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @asynccontextmanager
@@ -198,11 +191,6 @@ async def shared_prefix(tokens: int, count: Tokenize) -> str:
 
 
 # ------------------------------------------------------------------------------ the two sides
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def summary(latencies: list[float], generated: int, seconds: float, **extra: Any) -> dict[str, Any]:
@@ -297,14 +285,7 @@ async def run_vigie(
 async def vigie_inference(args: argparse.Namespace, tmp: Path) -> AsyncIterator[InferenceClient]:
     """``vigie run inference`` with the shipped settings on an embedded server; a client."""
     async with EmbeddedNats(data_dir=tmp / "nats", sync_interval="always") as server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")}
-        env.update(
-            VIGIE_LOG_LEVEL="warning",
-            VIGIE_BUS__LABELS="np",
-            VIGIE_BUS__STREAM_MAX_BYTES=str(256 << 20),
-            VIGIE_NATS__DATA_DIR=args.data_dir,
-            VIGIE_INFERENCE__THREADS=str(args.threads),
-        )
+        env = bench_env(data_dir=args.data_dir, threads=args.threads)
         await provision_topology(server.url, env)
         service = await asyncio.create_subprocess_exec(
             *vigie_argv("run", "inference", "--nats", server.url),

@@ -46,6 +46,7 @@ from loadtest.stack import (
     provision_topology,
     setting_env,
 )
+from loadtest.stats import percentile
 from schemas.v1 import enriched_decoder
 
 TEXTS = (
@@ -95,12 +96,6 @@ async def spine_tasks(env: dict[str, str]) -> tuple[str, ...]:
         env[setting_env(f"tasks.{task}_with_model")] = "false"
     env[setting_env("ingest.tasks")] = ",".join(spine)
     return spine
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
 
 
 class Sink:

@@ -86,6 +86,21 @@ def setting_env(key: str) -> str:
     return "VIGIE_" + key.upper().replace(".", "__")
 
 
+def bench_env(*, data_dir: str, threads: int) -> dict[str, str]:
+    """The environment of a benchmark's services: this process's own ``VIGIE_*`` settings left
+    out, one label, streams sized for a run, the engine's threads and the models' data directory
+    given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")}
+    env.update(
+        VIGIE_LOG_LEVEL="warning",
+        VIGIE_BUS__LABELS="np",
+        VIGIE_BUS__STREAM_MAX_BYTES=str(256 << 20),
+        VIGIE_NATS__DATA_DIR=data_dir,
+        VIGIE_INFERENCE__THREADS=str(threads),
+    )
+    return env
+
+
 def ingest_tasks(settings: Mapping[str, Any]) -> tuple[str, ...]:
     """``ingest.tasks`` of :func:`effective_config`'s settings."""
     tasks = settings.get("ingest.tasks")

@@ -7,6 +7,7 @@ Latencies are recorded in microseconds (1 µs … 1 h, 3 significant digits) in 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,12 @@ MAX_US = 3_600_000_000
 
 def new_histogram() -> HdrHistogram:
     return HdrHistogram(1, MAX_US, 3)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The nearest-rank ``q`` quantile (0 to 1) of ``values`` (not empty), from the raw values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 @dataclass

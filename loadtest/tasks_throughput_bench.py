@@ -40,7 +40,8 @@ from nats.aio.msg import Msg
 from bus.embedded import EmbeddedNats
 from loadtest.fixtures import FIXTURES
 from loadtest.results import machine, write_result
-from loadtest.stack import deployment_tasks, pipeline_services, provision_topology
+from loadtest.stack import bench_env, deployment_tasks, pipeline_services, provision_topology
+from loadtest.stats import percentile as nearest_rank
 from schemas import headers as H
 from schemas.v1 import EnrichedEvent, TokenUsage, enriched_decoder
 
@@ -49,10 +50,7 @@ USAGE_FIELDS = tuple(TokenUsage.__struct_fields__)
 
 
 def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+    return nearest_rank(values, q) if values else None
 
 
 def task_latencies(event: EnrichedEvent) -> dict[str, float]:
@@ -227,14 +225,7 @@ async def run_variant(
     """Every level and the FLASH phase on a fresh stack with ``settings`` over the defaults."""
     with tempfile.TemporaryDirectory(prefix="vigie-tasks-") as tmp:
         async with EmbeddedNats(data_dir=Path(tmp) / "nats", sync_interval="always") as server:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")}
-            env.update(
-                VIGIE_LOG_LEVEL="warning",
-                VIGIE_BUS__LABELS="np",
-                VIGIE_BUS__STREAM_MAX_BYTES=str(256 << 20),
-                VIGIE_NATS__DATA_DIR=args.data_dir,
-                VIGIE_INFERENCE__THREADS=str(args.threads),
-            )
+            env = bench_env(data_dir=args.data_dir, threads=args.threads)
             env.update(settings)
             tasks = await deployment_tasks(env)
             await provision_topology(server.url, env)

@@ -259,15 +259,7 @@ def registry_toml(registry: Registry) -> str:
     """``registry`` as a registry file; values at their default are left out."""
     lines = [f"default = {json.dumps(registry.default)}"]
     for spec in registry.models.values():
-        lines += ["", f"[models.{spec.name}]"]
-        for f in _KEYS:
-            value = getattr(spec, f.name)
-            if value != f.default:
-                # A JSON string is a valid TOML basic string, escapes included.
-                text = (
-                    str(value) if isinstance(value, int) else json.dumps(value, ensure_ascii=False)
-                )
-                lines.append(f"{f.name} = {text}")
+        lines += ["", *_toml_table(f"models.{spec.name}", spec, _KEYS)]
     for adapter in registry.adapters.values():
         lines += ["", adapter_toml(adapter).rstrip("\n")]
     return "\n".join(lines) + "\n"
@@ -275,15 +267,21 @@ def registry_toml(registry: Registry) -> str:
 
 def adapter_toml(adapter: AdapterSpec) -> str:
     """One ``[adapters.<name>]`` table (what `vigie finetune` appends to a registry file)."""
-    lines = [f"[adapters.{adapter.name}]"]
-    for f in _ADAPTER_KEYS:
-        value = getattr(adapter, f.name)
+    return "\n".join(_toml_table(f"adapters.{adapter.name}", adapter, _ADAPTER_KEYS)) + "\n"
+
+
+def _toml_table(
+    header: str, spec: msgspec.Struct, keys: list[msgspec.structs.FieldInfo]
+) -> list[str]:
+    """``[header]`` and each of ``keys`` whose value is not its default."""
+    lines = [f"[{header}]"]
+    for f in keys:
+        value = getattr(spec, f.name)
         if value != f.default:
-            text = (
-                repr(value) if isinstance(value, float) else json.dumps(value, ensure_ascii=False)
-            )
-            lines.append(f"{f.name} = {text}")
-    return "\n".join(lines) + "\n"
+            # JSON strings and numbers are valid TOML ones (escapes included; a float is
+            # written as its repr).
+            lines.append(f"{f.name} = {json.dumps(value, ensure_ascii=False)}")
+    return lines
 
 
 def _did_you_mean(typed: str, candidates: list[str], otherwise: str) -> str:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import os
 import platform
@@ -43,6 +42,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 from services.cli.lockcheck import normalise, pins
+from services.security.sbom import sha256_file
 
 ROOT = Path(__file__).resolve().parents[2]
 LLAMA = "llama-cpp-python"
@@ -108,14 +108,6 @@ def merge_locks(texts: list[str]) -> str:
 
 def lock_hashes(block: str) -> set[str]:
     return set(re.findall(r"--hash=sha256:([0-9a-f]{64})", block))
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def pip(*args: str, env: dict[str, str] | None = None) -> None:
@@ -190,7 +182,7 @@ def write_lock_and_manifest(
         m = _WHEEL.match(wheel.name)
         if m is None:
             raise SystemExit(f"{wheel.name}: not a wheel file name")
-        name, digest = normalise(m["name"]), sha256(wheel)
+        name, digest = normalise(m["name"]), sha256_file(wheel)
         names.add(name)
         lines += [f"{name}=={m['version']} \\", f"    --hash=sha256:{digest}"]
         if name != "vigie" and digest not in lock_hashes(by_name.get(name, "")):

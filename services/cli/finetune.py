@@ -141,6 +141,7 @@ def run(
     from services.finetune.record import adapter_files, check_free, record, relative_to_data
     from services.finetune.train import Progress, TrainSettings, peft_model, train
     from services.inference.registry import manifest_sha256, verify_model
+    from services.security.sbom import sha256_file
 
     inf = loaded.config.inference
     data_dir = Path(loaded.config.nats.data_dir)
@@ -177,7 +178,7 @@ def run(
         n_layers=base.n_layers,
         alpha=settings.alpha,
     )
-    gguf_sha = verify_sha(gguf_path)
+    gguf_sha = sha256_file(gguf_path)
     peft_sha = manifest_sha256(peft_dir)
     common = {"base": spec.name, "label": label, "data_fingerprint": fingerprint}
     adapters = [
@@ -230,13 +231,3 @@ def run(
         "registry": str(registry_file),
         "signed_registry_needs_resigning": bool(inf.models_signing_key),
     }
-
-
-def verify_sha(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

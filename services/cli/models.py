@@ -142,11 +142,16 @@ def adapter_row(
         "hint": None,
     }
     if isinstance(verified, ModelError):
-        verdict = VERDICTS.get(verified.reason, "error")
-        row.update(verdict=verdict.lower(), problem=verified.problem, hint=verified.hint)
+        row.update(refused(verified))
     else:
         row.update(sha256=verified.sha256)
     return row
+
+
+def refused(error: ModelError) -> dict[str, Any]:
+    """The fields of a model's or an adapter's row when its check failed."""
+    verdict = VERDICTS.get(error.reason, "error")
+    return {"verdict": verdict.lower(), "problem": error.problem, "hint": error.hint}
 
 
 def render_adapter_table(rows: list[dict[str, Any]]) -> str:
@@ -180,8 +185,7 @@ def model_row(
         "hint": None,
     }
     if isinstance(verified, ModelError):
-        verdict = VERDICTS.get(verified.reason, "error")
-        row.update(verdict=verdict.lower(), problem=verified.problem, hint=verified.hint)
+        row.update(refused(verified))
     else:
         row.update(verdict="ok", sha256=verified.sha256, size=verified.size, cached=verified.cached)
     return row

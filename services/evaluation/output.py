@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from bus.host import cpu_model
 from services.evaluation.markdown import render_markdown
 from services.evaluation.run import Evaluation
 from services.evaluation.score import ReportScore
@@ -20,18 +21,10 @@ __all__ = ["machine", "result_document", "write_results"]
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "platform": platform.platform(),
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "python": sys.version.split()[0],
         "load_average_when_written": [round(x, 2) for x in load] if load else None,

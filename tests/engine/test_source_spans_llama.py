@@ -13,6 +13,7 @@ from services.evaluation.gold import load_gold
 from services.extract.task import ExtractTask
 from services.inference.engine import GenerationRequest
 from tests.engine.test_llama_engine import default_model, llama_engine
+from tests.reports import ingested_report
 
 __all__ = ["default_model"]  # the session fixture, shared with the conformance suite
 
@@ -22,21 +23,8 @@ IDS = ("fr-spotrep-001", "ar-intrep-113", "ru-sensor_note-124", "uk-sensor_note-
 
 
 def ingested(rid: str, text: str, language: str) -> IngestedReport:
-    return IngestedReport(
-        report_id=rid,
-        label="np",
-        kind="report",
-        source="test",
-        subject="feeds.np.report.test",
-        precedence="ROUTINE",
-        original_text=text,
-        normalised_text=text,
-        language=language,
-        language_confidence=0.99,
-        expected_tasks=["extract"],
-        ingested_at=T0,
-        deadline_at=T0 + dt.timedelta(seconds=600),
-        trace_id="0" * 31 + "1",
+    return ingested_report(
+        text, ["extract"], language=language, report_id=rid, at=T0, deadline_s=600
     )
 
 

@@ -4,7 +4,6 @@ costs the engine nothing."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import pytest
@@ -26,8 +25,8 @@ from services.logstat.parse import parse_report, report_context
 from services.logstat.task import LogstatTask, build
 from services.tasks.prompting import REPORT_CLOSE, OutputInvalid, Retry
 from services.tasks.registry import task_registry
+from tests.reports import ingested_report
 
-T0 = dt.datetime(2026, 11, 25, 14, 30, tzinfo=dt.UTC)
 FREE = (
     "Compte rendu de la 2e compagnie : nous avons consommé 3,5 m3 de gazole hier. Il reste "
     "1 200 L. Il manque une douzaine de caisses de grenades."
@@ -39,21 +38,12 @@ LINES = (
 
 
 def report(text: str, kind: str = "report") -> IngestedReport:
-    return IngestedReport(
-        report_id="r1",
-        label="np",
-        kind=kind,  # type: ignore[arg-type]
-        source="test",
-        subject="feeds.np.report.test",
-        precedence="ROUTINE",
-        original_text=text,
-        normalised_text=text,
+    return ingested_report(
+        text,
+        ["logstat"],
         language="fr",
-        language_confidence=0.9,
-        expected_tasks=["logstat"],
-        ingested_at=T0,
-        deadline_at=T0 + dt.timedelta(seconds=60),
-        trace_id="0" * 31 + "1",
+        confidence=0.9,
+        kind=kind,  # type: ignore[arg-type]
     )
 
 

@@ -4,16 +4,14 @@ and flagged ``truncated``; a summary not in the target language is retried, then
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from schemas.v1 import Flag, IngestedReport
 from services.config.schema import Config, TasksConfig
 from services.summarise.task import SummariseTask, build
 from services.tasks.prompting import OutputInvalid
+from tests.reports import ingested_report
 
-T0 = dt.datetime(2026, 11, 25, 14, 30, tzinfo=dt.UTC)
 REPORT_FR = (
     "COMPTE RENDU — 3e RIMa, 2e compagnie.\nLe 251430ZNOV26, la patrouille observe trois "
     "BTR-82A en mouvement vers le nord, position 31U DQ 48251 11932. Aucun tir. Demande de "
@@ -40,22 +38,7 @@ FRENCH = (
 
 
 def report(text: str, language: str | None) -> IngestedReport:
-    return IngestedReport(
-        report_id="r1",
-        label="np",
-        kind="report",
-        source="test",
-        subject="feeds.np.report.test",
-        precedence="ROUTINE",
-        original_text=text,
-        normalised_text=text,
-        language=language,
-        language_confidence=0.99 if language else None,
-        expected_tasks=["summarise"],
-        ingested_at=T0,
-        deadline_at=T0 + dt.timedelta(seconds=60),
-        trace_id="0" * 31 + "1",
-    )
+    return ingested_report(text, ["summarise"], language=language)
 
 
 def task(max_words: int = 60) -> SummariseTask:

@@ -3,16 +3,14 @@ translation cut by the token budget kept and flagged on the last attempt."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from schemas.v1 import Flag, IngestedReport
 from services.config.schema import Config
 from services.tasks.prompting import OutputInvalid
 from services.translate.task import TranslateTask, build
+from tests.reports import ingested_report
 
-T0 = dt.datetime(2026, 11, 25, 14, 30, tzinfo=dt.UTC)
 EN_REPORT = (
     "SPOTREP. 251430ZNOV26. Patrol observed 3 BTR-82A moving north at 31U DQ 48251 11932. "
     "No contact."
@@ -33,22 +31,7 @@ ENGLISH = (
 
 
 def report(text: str, language: str | None) -> IngestedReport:
-    return IngestedReport(
-        report_id="r1",
-        label="np",
-        kind="report",
-        source="test",
-        subject="feeds.np.report.test",
-        precedence="ROUTINE",
-        original_text=text,
-        normalised_text=text,
-        language=language,
-        language_confidence=0.99 if language else None,
-        expected_tasks=["translate"],
-        ingested_at=T0,
-        deadline_at=T0 + dt.timedelta(seconds=60),
-        trace_id="0" * 31 + "1",
-    )
+    return ingested_report(text, ["translate"], language=language)
 
 
 @pytest.fixture(scope="module")
