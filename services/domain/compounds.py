@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from services.domain.designations import find_equipment
 from services.domain.spans import Span
 
-__all__ = ["find_plural_equipment", "find_variant_names", "join_equipment"]
+__all__ = ["extend_units", "find_plural_equipment", "find_variant_names", "join_equipment"]
 
 _GAP = "[ \u00a0\u202f]"
 _CAPS = "A-ZА-ЯЁІЇЄҐ"
@@ -93,3 +93,16 @@ def join_equipment(text: str, pieces: Sequence[Span]) -> list[Span]:
         if len(chain) > 1 or end > first.end:
             compounds.append(Span(first.start, end, text[first.start : end], "equipment"))
     return compounds
+
+
+def extend_units(text: str, pieces: Sequence[Span]) -> list[Span]:
+    """Unit designations with the suffix glued to them by a hyphen (``1er RIMaP-NC``): the
+    designation alone would leave the suffix to the model."""
+    extended: list[Span] = []
+    for piece in pieces:
+        if piece.kind == "unit":
+            tail = _SUFFIX_RE.match(text, piece.end)
+            if tail is not None:
+                end = tail.end()
+                extended.append(Span(piece.start, end, text[piece.start : end], "unit"))
+    return extended

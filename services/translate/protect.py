@@ -25,7 +25,12 @@ from functools import lru_cache
 from services.domain.acronyms import find_acronyms
 from services.domain.callsigns import find_callsigns, find_operation_names, find_task_groups
 from services.domain.comms import find_comms
-from services.domain.compounds import find_plural_equipment, find_variant_names, join_equipment
+from services.domain.compounds import (
+    extend_units,
+    find_plural_equipment,
+    find_variant_names,
+    join_equipment,
+)
 from services.domain.designations import find_equipment, find_unit_designations
 from services.domain.dtg import find_monthless_dtgs
 from services.domain.identifiers import (
@@ -87,7 +92,7 @@ def protected_spans(text: str, extra: Sequence[str] = ()) -> list[Span]:
             Span(m.start(), m.end(), m.group(0), "listed") for m in listed.finditer(text)
         ]
     candidates += [span for finder in _LAST_FINDERS for span in finder(text)]
-    candidates += join_equipment(text, candidates)
+    candidates += join_equipment(text, candidates) + extend_units(text, candidates)
     # Equal lengths: the candidate listed first wins (patterns, then units, ..., acronyms last).
     return resolve_overlaps(candidates, ties="input_order")
 
