@@ -10,6 +10,7 @@ names, acronyms); this module only joins what touches. Pure (standard library an
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 from services.domain.designations import find_equipment
@@ -38,6 +39,10 @@ _SUFFIX_RE = re.compile(rf"[-\u2010\u2011][{_CAPS}0-9]{{1,3}}(?![\w-])")
 # a model it is a status or a heading ("M1A2 NMC", "INTREP FLASH"). Two designations side by
 # side are a list ("A1 B1"), not one model.
 _PIECES = frozenset(["equipment", "listed", "acronym"])
+# One model is at most a maker or type, one or two names and one designation ("DJI Mavic 3",
+# "Toyota Hilux", "2S19 Msta-S"): a longer run of touching pieces is a list of models.
+_AT_MOST = {"prefix": 1, "name": 2, "code": 1}
+_MAX_PIECES = 3
 
 
 def _role(piece: Span) -> str:
@@ -76,15 +81,21 @@ def join_equipment(text: str, pieces: Sequence[Span]) -> list[Span]:
     compounds: list[Span] = []
     for i, first in enumerate(usable):
         chain = [first]
-        for nxt in usable[i + 1 :]:
+        roles = Counter([_role(first)])
+        for j in range(i + 1, len(usable)):
+            nxt = usable[j]
             if nxt.start < chain[-1].end:
                 continue
             gap = text[chain[-1].end : nxt.start]
-            if len(gap) != 1 or not re.fullmatch(_GAP, gap):
+            role = _role(nxt)
+            if len(gap) != 1 or not re.fullmatch(_GAP, gap) or role == "prefix":
                 break
-            if _role(nxt) == "prefix" or _role(nxt) == _role(chain[-1]) == "code":
+            if roles[role] >= _AT_MOST[role] or len(chain) == _MAX_PIECES:
                 break
+            if role == "name" and roles["code"] and roles["name"]:
+                break  # "Leopard 2A4 Leopard 2A6": the designation closed the first model
             chain.append(nxt)
+            roles[role] += 1
         end = chain[-1].end
         if _role(chain[-1]) == "name":
             tail = _MODEL_NUMBER_RE.match(text, end) or _SUFFIX_RE.match(text, end)

@@ -1,9 +1,12 @@
 """Do-not-translate tokens: what a translation must copy byte for byte.
 
 Grids, DTGs (with or without their month) and coordinates, compact unit designations
-(``3e RIMa``, ``2nd Bn``), equipment designations (``BTR-82A``, ``Т-72Б3``, ``M777``,
-``2S19``), radio frequencies and callsigns, Latin all-caps acronyms, and the glossary's
-protected list. The detectors live in ``services.domain`` (shared with the summary's
+(``3e RIMa``, ``2nd Bn``) and named task groups (``TF SENTINEL``), equipment designations
+(``BTR-82A``, ``Т-72Б3``, ``M777``, ``2S19``) and equipment named in several pieces, as one
+token (``Leopard 2A4``, ``2S19 Msta-S``), radio frequencies and callsigns (``RAVEN 3``),
+exercise and operation names (``SAND CROSS 26``), references (``0012/FFDJ/DL``), NATO stock
+numbers, telephone numbers, Latin acronyms (``NATO``, ``FFDj``), and the glossary's protected
+list. The detectors live in ``services.domain`` (shared with the summary's
 faithfulness check, which needs the same notion of "a unit or equipment name"); what is
 translation's own is the glossary's list, the order of precedence between them, and the
 byte-for-byte check.

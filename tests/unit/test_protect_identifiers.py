@@ -157,6 +157,14 @@ def test_lists_and_statuses_are_not_joined_to_a_model() -> None:
     assert _tokens("2 M1A2 NMC") == ["M1A2", "NMC"]
     assert _tokens("L3 : A1 B1") == ["L3", "A1", "B1"]
     assert _tokens("with 2 CAESAR, 4 M777 and 1 Puma on standby") == ["CAESAR", "M777", "Puma"]
+    # Touching models are a list: each its own token, however many there are.
+    assert _tokens("Leopard 2A4 Leopard 2A6 BM-21 Grad Puma") == [
+        "Leopard 2A4",
+        "Leopard 2A6",
+        "BM-21 Grad",
+        "Puma",
+    ]
+    assert len(_tokens("Leopard 2A4 " * 500)) == 1
 
 
 @pytest.mark.parametrize(
