@@ -13,7 +13,9 @@ from typing import Literal, NamedTuple, Protocol, TypeVar
 
 __all__ = ["Located", "Span", "SpanKind", "Ties", "overlaps", "resolve_overlaps", "within"]
 
-SpanKind = Literal["pattern", "unit", "equipment", "comms", "acronym", "listed", "quantity"]
+SpanKind = Literal[
+    "pattern", "unit", "equipment", "comms", "acronym", "listed", "quantity", "identifier", "name"
+]
 #: How :func:`resolve_overlaps` breaks a tie between two overlapping spans of equal length.
 Ties = Literal["earlier_start", "input_order"]
 

@@ -1,9 +1,12 @@
 """Do-not-translate tokens: what a translation must copy byte for byte.
 
 Grids, DTGs (with or without their month) and coordinates, compact unit designations
-(``3e RIMa``, ``2nd Bn``), equipment designations (``BTR-82A``, ``Т-72Б3``, ``M777``,
-``2S19``), radio frequencies and callsigns, Latin all-caps acronyms, and the glossary's
-protected list. The detectors live in ``services.domain`` (shared with the summary's
+(``3e RIMa``, ``2nd Bn``) and named task groups (``TF SENTINEL``), equipment designations
+(``BTR-82A``, ``Т-72Б3``, ``M777``, ``2S19``) and equipment named in several pieces, as one
+token (``Leopard 2A4``, ``2S19 Msta-S``), radio frequencies and callsigns (``RAVEN 3``),
+exercise and operation names (``SAND CROSS 26``), references (``0012/FFDJ/DL``), NATO stock
+numbers, telephone numbers, Latin acronyms (``NATO``, ``FFDj``), and the glossary's protected
+list. The detectors live in ``services.domain`` (shared with the summary's
 faithfulness check, which needs the same notion of "a unit or equipment name"); what is
 translation's own is the glossary's list, the order of precedence between them, and the
 byte-for-byte check.
@@ -18,14 +21,27 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from services.domain.acronyms import find_acronyms
+from services.domain.callsigns import find_callsigns, find_operation_names, find_task_groups
 from services.domain.comms import find_comms
+from services.domain.compounds import (
+    extend_units,
+    find_plural_equipment,
+    find_variant_names,
+    join_equipment,
+)
 from services.domain.designations import find_equipment, find_unit_designations
 from services.domain.dtg import find_monthless_dtgs
+from services.domain.identifiers import (
+    find_mixed_acronyms,
+    find_phone_numbers,
+    find_references,
+    find_stock_numbers,
+)
 from services.domain.patterns import find_pattern_entities
 from services.domain.spans import Span, resolve_overlaps
 
@@ -39,23 +55,47 @@ __all__ = [
 ]
 
 
-def protected_spans(text: str, extra: Sequence[str] = ()) -> list[Span]:
-    """Every protected span of ``text``, by start; of overlapping ones the longest wins."""
-    candidates: list[Span] = [
-        Span(e.start, e.end, e.text, "pattern") for e in find_pattern_entities(text)
-    ]
-    candidates += [
+def _patterns(text: str) -> list[Span]:
+    spans = [Span(e.start, e.end, e.text, "pattern") for e in find_pattern_entities(text)]
+    spans += [
         Span(start, end, text[start:end], "pattern") for start, end in find_monthless_dtgs(text)
     ]
-    candidates += find_unit_designations(text)
-    candidates += find_equipment(text)
-    candidates += find_comms(text)
+    return spans
+
+
+#: The finders, by precedence: of two overlapping spans of equal length the one listed first
+#: wins (patterns first, acronyms last). The glossary's listed tokens come between the named
+#: tokens and the acronyms (see :func:`protected_spans`).
+_FINDERS: tuple[Callable[[str], list[Span]], ...] = (
+    _patterns,
+    find_stock_numbers,
+    find_phone_numbers,
+    find_references,
+    find_unit_designations,
+    find_task_groups,
+    find_equipment,
+    find_plural_equipment,
+    find_variant_names,
+    find_comms,
+    find_callsigns,
+    find_operation_names,
+)
+_LAST_FINDERS: tuple[Callable[[str], list[Span]], ...] = (find_acronyms, find_mixed_acronyms)
+
+
+def protected_spans(text: str, extra: Sequence[str] = ()) -> list[Span]:
+    """Every protected span of ``text``, by start; of overlapping ones the longest wins.
+
+    Pieces that touch and name one piece of equipment ("Leopard" and "2A4") are also offered
+    joined, so the longer reading wins and the model sees one token."""
+    candidates = [span for finder in _FINDERS for span in finder(text)]
     listed = _listed_regex(tuple(extra))
     if listed is not None:
         candidates += [
             Span(m.start(), m.end(), m.group(0), "listed") for m in listed.finditer(text)
         ]
-    candidates += find_acronyms(text)
+    candidates += [span for finder in _LAST_FINDERS for span in finder(text)]
+    candidates += join_equipment(text, candidates) + extend_units(text, candidates)
     # Equal lengths: the candidate listed first wins (patterns, then units, ..., acronyms last).
     return resolve_overlaps(candidates, ties="input_order")
 

@@ -150,6 +150,7 @@ PURE = [
             "aggregate",
             "markdown",
             "progress",
+            "protection",
         )
     ),
 ]
