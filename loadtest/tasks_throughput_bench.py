@@ -87,8 +87,9 @@ def ms(v: float | None) -> float | None:
 
 
 def token_counts(events: list[EnrichedEvent]) -> dict[str, Any]:
-    """Per report: the mean and the median of each count of the events' ``usage``, and the
-    share of prompt tokens reused."""
+    """Per report: the mean and the median of each count of the events' ``usage``, the share
+    of prompt tokens reused, and per task the mean of each count per report (``by_task``:
+    which task the generated and the discarded tokens come from)."""
     usages = [e.usage or TokenUsage() for e in events]
     counts: dict[str, Any] = {}
     for name in USAGE_FIELDS:
@@ -102,6 +103,16 @@ def token_counts(events: list[EnrichedEvent]) -> dict[str, Any]:
     prompt = reused + sum(u.prompt_tokens_computed for u in usages)
     counts["prompt_reused_share"] = round(reused / prompt, 3) if prompt else None
     counts["reports_without_usage"] = sum(e.usage is None for e in events)
+    by_task: dict[str, TokenUsage] = {}
+    for event in events:
+        for p in event.provenance:
+            if p.usage is not None:
+                by_task[p.stage] = by_task.get(p.stage, TokenUsage()) + p.usage
+    n = len(events) or 1
+    counts["by_task"] = {
+        task: {name: round(getattr(total, name) / n, 1) for name in USAGE_FIELDS}
+        for task, total in sorted(by_task.items())
+    }
     return counts
 
 

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from loadtest.tasks_throughput_bench import parse_variant, token_counts
-from schemas.v1 import EnrichedEvent, TokenUsage
+from schemas.v1 import EnrichedEvent, Provenance, TokenUsage
 
 T = dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)
 
@@ -26,12 +26,14 @@ def test_a_variant_names_settings_over_the_shipped_ones() -> None:
             parse_variant(bad)
 
 
-def event(usage: TokenUsage | None) -> EnrichedEvent:
+def event(usage: TokenUsage | None, *by_task: tuple[str, TokenUsage]) -> EnrichedEvent:
     return EnrichedEvent(
         report_id="r", revision=1, partial=False, label="np", kind="report", source="s",
         precedence="ROUTINE", original_text="x", normalised_text="x", language="en",
         language_confidence=0.9, entities=[], tasks=[], ingested_at=T, published_at=T,
-        trace_id="0" * 32, provenance=[], usage=usage,
+        trace_id="0" * 32, usage=usage,
+        provenance=[Provenance(stage=t, version="1", started_at=T, finished_at=T, usage=u)
+                    for t, u in by_task],
     )  # fmt: skip
 
 
@@ -50,3 +52,17 @@ def test_token_counts_are_per_report() -> None:
     assert counts["discarded_tokens"]["mean"] == round(10 / 3, 1)
     assert counts["prompt_reused_share"] == 0.6
     assert counts["reports_without_usage"] == 1
+
+
+def test_token_counts_say_which_task_generated_and_discarded() -> None:
+    counts = token_counts(
+        [
+            event(None, ("translate", TokenUsage(generated_tokens=80, discarded_tokens=40)),
+                  ("summarise", TokenUsage(generated_tokens=60))),
+            event(None, ("translate", TokenUsage(generated_tokens=40))),
+        ]
+    )  # fmt: skip
+    assert counts["by_task"]["translate"]["generated_tokens"] == 60
+    assert counts["by_task"]["translate"]["discarded_tokens"] == 20
+    assert counts["by_task"]["summarise"]["generated_tokens"] == 30
+    assert set(counts["by_task"]) == {"translate", "summarise"}
