@@ -275,7 +275,15 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "mode": core.mode,
         "engine": core.engine_name,
         "batch_invariant": args.batch_invariant,
-        "model": {"dir": args.model, "weight_bytes": weight_bytes, "dtype": "float16"},
+        # What a GPU figure means depends on these: every record states them.
+        "max_sequences": most,
+        "reserved_sequences": 0,
+        "model": {
+            "dir": args.model,
+            "weight_bytes": weight_bytes,
+            "dtype": "float16",
+            "format": "safetensors (FP16, random weights)",
+        },
         "load_s": round(load_s, 1),
         "prompt_tokens": args.prompt,
         "generated_per_request": args.gen,
