@@ -35,7 +35,7 @@ from services.domain.compounds import (
     join_equipment,
 )
 from services.domain.designations import find_equipment, find_unit_designations
-from services.domain.dtg import find_monthless_dtgs
+from services.domain.dtg import find_monthless_dtgs, find_zoned_times
 from services.domain.identifiers import (
     find_mixed_acronyms,
     find_phone_numbers,
@@ -58,7 +58,9 @@ __all__ = [
 def _patterns(text: str) -> list[Span]:
     spans = [Span(e.start, e.end, e.text, "pattern") for e in find_pattern_entities(text)]
     spans += [
-        Span(start, end, text[start:end], "pattern") for start, end in find_monthless_dtgs(text)
+        Span(start, end, text[start:end], "pattern")
+        for finder in (find_monthless_dtgs, find_zoned_times)
+        for start, end in finder(text)
     ]
     return spans
 
