@@ -37,9 +37,12 @@ from services.domain.compounds import (
 from services.domain.designations import find_equipment, find_unit_designations
 from services.domain.dtg import find_monthless_dtgs, find_zoned_times
 from services.domain.identifiers import (
+    find_labelled_numbers,
     find_mixed_acronyms,
+    find_orders,
     find_phone_numbers,
     find_references,
+    find_slashed_acronyms,
     find_stock_numbers,
 )
 from services.domain.patterns import find_pattern_entities
@@ -73,6 +76,8 @@ _FINDERS: tuple[Callable[[str], list[Span]], ...] = (
     find_stock_numbers,
     find_phone_numbers,
     find_references,
+    find_orders,
+    find_labelled_numbers,
     find_unit_designations,
     find_task_groups,
     find_equipment,
@@ -81,6 +86,7 @@ _FINDERS: tuple[Callable[[str], list[Span]], ...] = (
     find_comms,
     find_callsigns,
     find_operation_names,
+    find_slashed_acronyms,
 )
 _LAST_FINDERS: tuple[Callable[[str], list[Span]], ...] = (find_acronyms, find_mixed_acronyms)
 

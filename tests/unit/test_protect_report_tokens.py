@@ -1,0 +1,94 @@
+"""Tokens of report formats the translation keeps whole: times with their zone letter,
+frequencies without their unit, "C/S" callsigns, orders, labelled serial numbers, slashed
+acronyms, units written out and vehicle makes with their model."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.domain.comms import find_bare_frequencies, find_comms
+from services.domain.identifiers import find_labelled_numbers, find_orders, find_slashed_acronyms
+from services.translate.glossary import Glossary
+from services.translate.protect import protected_tokens
+
+PROTECTED = Glossary.load(Glossary.default_directory()).protected
+
+
+def _texts(spans: list) -> list[str]:  # type: ignore[type-arg]
+    return [s.text for s in spans]
+
+
+@pytest.mark.parametrize(
+    ("text", "frequency"),
+    [
+        ("9-LINE MEDEVAC\nLINE 1: 38S LF 22465 31246\nLINE 2: 34.150 / WARHORSE 6", "34.150"),
+        ("МЕДЭВАК: Л1 36U XB 0272 5628 / Л2 38,900 «Вереск»", "38,900"),
+        ("enemy MG from treeline E, req QRF, SABRE 2-2 on 36.750.", "36.750"),
+        ("إرسال لاسلكي على 152.600 ميغاهرتز، النداء «جبل»", "152.600"),
+    ],
+)
+def test_frequency_without_unit_in_a_frequency_context(text: str, frequency: str) -> None:
+    assert _texts(find_bare_frequencies(text)) == [frequency]
+    assert frequency in protected_tokens(text, PROTECTED)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "LOGSTAT: WATER 14,000 L, DIESEL 38,450 L O/H",
+        "The convoy covered 41.550 km before the halt.",
+        "Distance on 36.7505 km; 9-LINE follows: 12.5 units",
+        "The patrol moved on 36.750 km of track.",
+    ],
+)
+def test_a_decimal_alone_is_not_a_frequency(text: str) -> None:
+    assert find_bare_frequencies(text) == []
+
+
+def test_upper_case_unit_is_a_frequency() -> None:
+    assert _texts(find_comms("APPEL SUR 243.000 MHZ SANS REPONSE")) == ["243.000 MHZ"]
+
+
+def test_callsign_after_c_s_keeps_its_prefix() -> None:
+    assert _texts(find_comms("LINE 2 – UNIT: OP WILLOW, C/S 33\n")) == ["C/S 33"]
+    # A word announcing the callsign is prose: not part of the token.
+    assert _texts(find_comms("callsign VIPER 2-1 reports")) == ["VIPER 2-1"]
+
+
+def test_orders_by_type_and_number() -> None:
+    assert _texts(find_orders("REF/A/OPORD 04-26//\nIAW FRAGO 12, move")) == [
+        "OPORD 04-26",
+        "FRAGO 12",
+    ]
+    assert find_orders("OPORD 04-26/3 and the OPORD itself") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("I would like to confirm the live-fire serial 141300 with range control", "141300"),
+        ("120MM LOT 251430 FROZEN PENDING INSPECTION", "251430"),
+        ("lot de cartouches 12,7 mm n° 230915 retiré du service", "230915"),
+        ("камера «Спостерігач-М» (с/н 290915), щогла", "290915"),
+        ("продиктовал серийный номер станции: 201630.", "201630"),
+        ("تحمل رقم الدفعة 041530\n", "041530"),
+    ],
+)
+def test_labelled_numbers(text: str, number: str) -> None:
+    assert _texts(find_labelled_numbers(text)) == [number]
+    assert number in protected_tokens(text, PROTECTED)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ИНТРЕП № 0614/3", "lot 12 of 40", "serial 141300.5", "a plain 141300 number"],
+)
+def test_numbers_that_are_not_labelled_identifiers(text: str) -> None:
+    assert find_labelled_numbers(text) == []
+
+
+def test_slashed_acronyms() -> None:
+    assert _texts(find_slashed_acronyms("NOTE CAPTEUR EO/IR – tour T-4")) == ["EO/IR"]
+    # A message-text set name at the start of a line is not one.
+    assert find_slashed_acronyms("MSGID/SITREP//\nGENTEXT/OWN FORCES/1.") == []
+    assert "EO/IR" in protected_tokens("NOTE CAPTEUR EO/IR – tour T-4", PROTECTED)
