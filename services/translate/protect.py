@@ -34,7 +34,7 @@ from services.domain.compounds import (
     find_variant_names,
     join_equipment,
 )
-from services.domain.designations import find_equipment, find_unit_designations
+from services.domain.designations import find_equipment, find_unit_designations, find_unit_names
 from services.domain.dtg import find_monthless_dtgs, find_zoned_times
 from services.domain.identifiers import (
     find_labelled_numbers,
@@ -79,6 +79,7 @@ _FINDERS: tuple[Callable[[str], list[Span]], ...] = (
     find_orders,
     find_labelled_numbers,
     find_unit_designations,
+    find_unit_names,
     find_task_groups,
     find_equipment,
     find_plural_equipment,

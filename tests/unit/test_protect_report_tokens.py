@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from services.domain.comms import find_bare_frequencies, find_comms
+from services.domain.designations import find_unit_names
 from services.domain.identifiers import find_labelled_numbers, find_orders, find_slashed_acronyms
 from services.translate.glossary import Glossary
 from services.translate.protect import protected_tokens
@@ -92,3 +93,30 @@ def test_slashed_acronyms() -> None:
     # A message-text set name at the start of a line is not one.
     assert find_slashed_acronyms("MSGID/SITREP//\nGENTEXT/OWN FORCES/1.") == []
     assert "EO/IR" in protected_tokens("NOTE CAPTEUR EO/IR – tour T-4", PROTECTED)
+
+
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [
+        ("Patients from 2nd Plt, B Coy, 1 ESTBAT.", ["B Coy", "1 ESTBAT"]),
+        ("MSGID/SITREP/2 MECH INF BN/0231/SEP//", ["2 MECH INF BN"]),
+        ("SITREP – C COY, 8/9 RAR – EX CROIX DU SUD", ["C COY", "8/9 RAR"]),
+        ("A. UNIT: B CO, 2-8 CAV", ["B CO", "2-8 CAV"]),
+        ("WITH THE ROMANIAN 282ND MECH BN IN AO KESTREL", ["282ND MECH BN"]),
+        ("LOGSTAT – 2 RIFLES BG – AS AT 061800B NOV 26", ["2 RIFLES BG"]),
+    ],
+)
+def test_units_written_out(text: str, units: list[str]) -> None:
+    assert _texts(find_unit_names(text)) == units
+    tokens = protected_tokens(text, PROTECTED)
+    assert all(unit in tokens for unit in units), tokens
+
+
+@pytest.mark.parametrize("text", ["2 BN moved north", "a CO of 3 BDE", "ran 1/8/9 RAR", "X Coy"])
+def test_counts_and_fragments_are_not_units(text: str) -> None:
+    assert find_unit_names(text) == []
+
+
+def test_vehicle_make_and_model_is_one_token() -> None:
+    text = "следовавший на автомобиле Volkswagen Passat (г/н 4471 ВС-7)"
+    assert "Volkswagen Passat" in protected_tokens(text, PROTECTED)
