@@ -80,9 +80,11 @@ _LABELLED_NUMBER_RE = re.compile(
     r"(?P<number>(?<![\w.,])[0-9]{4,10})(?![\w/]|[.,][0-9])"
 )
 
-# Two acronyms joined by a slash ("EO/IR", "ISR/RSTA"): one name for one sensor or role. Not at
-# the start of a line, where a slash ends a message-text set's name ("GENTEXT/OWN FORCES").
-_SLASHED_ACRONYMS_RE = re.compile(r"(?<![\w/])(?<!^)(?<!\n)[A-Z]{2,5}/[A-Z]{2,5}(?![\w/])")
+# Two short codes joined by a slash ("EO/IR", "IR/UV"): one name for one sensor or role, which
+# masked apart would leave the slash to the model. Longer names on either side of a slash are
+# alternatives or a name and its translation ("NATO/OTAN"): each its own token. Not at the start
+# of a line, where a slash ends a message-text set's name ("GENTEXT/OWN FORCES").
+_SLASHED_ACRONYMS_RE = re.compile(r"(?<![\w/])(?<!^)(?<!\n)[A-Z]{2,3}/[A-Z]{2,3}(?![\w/])")
 
 
 def find_orders(text: str) -> list[Span]:
@@ -100,7 +102,7 @@ def find_labelled_numbers(text: str) -> list[Span]:
 
 
 def find_slashed_acronyms(text: str) -> list[Span]:
-    """Acronyms joined by a slash, as one token: ``EO/IR``."""
+    """Short codes joined by a slash, as one token: ``EO/IR``."""
     return [
         Span(m.start(), m.end(), m.group(0), "acronym") for m in _SLASHED_ACRONYMS_RE.finditer(text)
     ]

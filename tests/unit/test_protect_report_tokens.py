@@ -120,3 +120,7 @@ def test_counts_and_fragments_are_not_units(text: str) -> None:
 def test_vehicle_make_and_model_is_one_token() -> None:
     text = "следовавший на автомобиле Volkswagen Passat (г/н 4471 ВС-7)"
     assert "Volkswagen Passat" in protected_tokens(text, PROTECTED)
+
+
+def test_a_name_and_its_translation_stay_apart() -> None:
+    assert find_slashed_acronyms("NATO/OTAN, ISR/RSTA") == []
