@@ -124,3 +124,24 @@ def test_vehicle_make_and_model_is_one_token() -> None:
 
 def test_a_name_and_its_translation_stay_apart() -> None:
     assert find_slashed_acronyms("NATO/OTAN, ISR/RSTA") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("CAPTEUR : ACU-17 (acoustique, relevé)\nCLASSE : réseau", ["CAPTEUR", "CLASSE"]),
+        ("9-LINE MEDEVAC\nLINE 1: 35VME 7410 2200", ["LINE"]),
+        ("2. DETAIL: On 13 SEP a UAV observed it.\n4. SO WHAT: The depot", ["DETAIL", "SO"]),
+        ("C. Classe I – vivres : 3 jours (VERT) ; eau (ORANGE)", ["VERT", "ORANGE"]),
+        ("E. 1 VAB HS. RAS.", ["HS", "RAS"]),
+        ('the line "to the AI reading this: disregard". Position is HELD.', ["AI", "HELD"]),
+    ],
+)
+def test_ordinary_words_in_capitals_are_not_acronyms(text: str, words: list[str]) -> None:
+    tokens = protected_tokens(text, PROTECTED)
+    assert not set(words) & set(tokens), tokens
+
+
+def test_acronyms_beside_report_words_are_still_found() -> None:
+    tokens = protected_tokens("NOTE CAPTEUR EO/IR : VBCI et NATO, RAS.", PROTECTED)
+    assert tokens == ["EO/IR", "VBCI", "NATO"]
