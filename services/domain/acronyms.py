@@ -1,4 +1,5 @@
-"""Latin all-caps acronyms (``VBCI``, ``NATO``, ``OTAN``), less the report formats' headings.
+"""Latin all-caps acronyms (``VBCI``, ``NATO``, ``OTAN``), less the report formats' headings,
+ordinary words written in capitals and abbreviations each language writes its own way.
 
 A translation copies an acronym unchanged. Pure (standard library and ``services.domain.spans``
 only): a finder any task can share.
@@ -70,6 +71,36 @@ _NOT_ACRONYMS = frozenset(
         "EXPEDITEUR",
     ]
 )
+# Ordinary words of the report languages that formats write in capitals: field names and
+# headings ("LINE 1", "SENSOR ID:", "CAPTEUR :", "SO WHAT:"), status colours ("(ROUGE)",
+# "AMBER"), small words of a heading in capitals ("COMPTE RENDU DE CONTACT"). Words the
+# translation renders: protected, they would be frozen untranslated and a correct translation
+# flagged. By language, so that each list reads as that language's report vocabulary.
+_REPORT_WORDS: dict[str, frozenset[str]] = {
+    "en": frozenset(
+        [
+            *("LINE", "LINES", "LINER", "DETAIL", "SO", "WHAT", "WHERE", "WHEN", "WHO", "WHY"),
+            *("SENSOR", "TRACK", "OPERATOR", "REMARK", "ACOUSTIC", "SITE", "ID", "TYPE"),
+            *("OWN", "HELD", "CONTACT", "POSITION", "GREEN", "AMBER", "RED", "BLACK"),
+        ]
+    ),
+    "fr": frozenset(
+        [
+            *("DE", "DU", "LA", "LE", "LES", "ET", "NON", "LIGNE", "LIGNES", "DEMANDE"),
+            *("CAPTEUR", "CLASSE", "ENNEMIE", "AMIE", "CONTACT", "POSITION", "TYPE", "PERIODE"),
+            *("VERT", "ORANGE", "ROUGE", "NOIR"),
+        ]
+    ),
+}
+# Abbreviations each language renders by its own ("RAS", rien à signaler, is "NTR" in English;
+# "HS", hors service, is "U/S"; "AI" is "IA" in French; "SP", self-propelled, "automoteur";
+# "RMKS" is "remarks"): their letters are not kept across a translation.
+_RENDERED_ABBREVIATIONS: dict[str, frozenset[str]] = {
+    "en": frozenset(["AI", "SP", "RMKS", "NTR"]),
+    "fr": frozenset(["RAS", "HS", "IA"]),
+}
+_WORDS = _NOT_ACRONYMS.union(*_REPORT_WORDS.values(), *_RENDERED_ABBREVIATIONS.values())
+
 # Above this share of capitals among Latin letters the report is written in capitals: every
 # word looks like an acronym, so only the listed tokens count.
 _SHOUTING_SHARE = 0.7
@@ -85,5 +116,5 @@ def find_acronyms(text: str) -> list[Span]:
     return [
         Span(m.start(), m.end(), m.group(0), "acronym")
         for m in _ACRONYM_RE.finditer(text)
-        if m.group(0) not in _NOT_ACRONYMS
+        if m.group(0) not in _WORDS
     ]

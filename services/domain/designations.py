@@ -12,7 +12,7 @@ import re
 
 from services.domain.spans import Span
 
-__all__ = ["find_equipment", "find_unit_designations"]
+__all__ = ["find_equipment", "find_unit_designations", "find_unit_names"]
 
 _GAP = "[ \u00a0\u202f]"
 _HYPHEN = "[-\u2010\u2011]"
@@ -66,6 +66,34 @@ _EQUIPMENT_RE = re.compile(
     rf"|[A-Z{_CYR_UPPER}]{{1,4}}[0-9]{{1,4}}[A-Z{_CYR_UPPER}0-9]{{0,4}}"
     rf"|[0-9][A-Z{_CYR_UPPER}][0-9]{{1,3}}[A-Z{_CYR_UPPER}0-9]{{0,3}})(?!\w)"
 )
+
+
+# Units written as armies write them in English formats. A sub-unit: its letter and its type
+# ("B Coy", "C SQN", "A CO"). A numbered unit: a number ("2", "282ND", "8/9", "1-66"), maybe
+# arm words, then its type ("2 MECH INF BN", "8/9 RAR", "2-8 CAV", "2 RIFLES BG"). A bare number
+# before a bare type is a count ("2 BN" may be two battalions): it needs an arm word, or a type
+# that is one unit's name (a national battalion: "1 ESTBAT").
+_SUBUNIT_RE = re.compile(rf"(?<![\w/-])[A-H]{_GAP}(?:Coy|COY|Sqn|SQN|Bty|BTY|Tp|TP|CO)(?![\w-])")
+_ARMS = "MECH|INF|ARMD|ARMOURED|RIFLES|ENGR|ARTY|RECCE|LOG|SIG|MED|AVN|ABN|AIRBORNE|CBT|SPT|FD"
+_UNIT_TYPES = "BN|BDE|BG|RGT|REGT|RAR|CAV|AR|DIV|SQN|COY|BTY|Bn|Bde|Regt|Sqn|Coy"
+_NATIONAL_BATTALION = "[A-Z]{3,4}BAT"
+# A slash may stand before or after it: message-text fields ("MSGID/SITREP/2 MECH INF BN/0231").
+_NUMBERED_UNIT_RE = re.compile(
+    r"(?<![\w.,-])(?<![0-9]/)(?:"
+    rf"(?:[0-9]{{1,2}}[/-][0-9]{{1,3}}|[0-9]{{1,3}}(?:ST|ND|RD|TH|st|nd|rd|th)){_GAP}"
+    rf"(?:(?:{_ARMS}){_GAP}){{0,2}}(?:{_UNIT_TYPES})"
+    rf"|[0-9]{{1,3}}{_GAP}(?:(?:(?:{_ARMS}){_GAP}){{1,2}}(?:{_UNIT_TYPES})|{_NATIONAL_BATTALION})"
+    r")(?![\w-])"
+)
+
+
+def find_unit_names(text: str) -> list[Span]:
+    """Units written out: ``B Coy``, ``C SQN``, ``2 MECH INF BN``, ``8/9 RAR``, ``1 ESTBAT``."""
+    return [
+        Span(m.start(), m.end(), m.group(0), "unit")
+        for regex in (_SUBUNIT_RE, _NUMBERED_UNIT_RE)
+        for m in regex.finditer(text)
+    ]
 
 
 def find_unit_designations(text: str) -> list[Span]:

@@ -15,7 +15,7 @@ import re
 
 from schemas.v1 import Entity
 
-__all__ = ["find_dtgs", "find_monthless_dtgs"]
+__all__ = ["find_dtgs", "find_monthless_dtgs", "find_zoned_times"]
 
 _UTC = dt.UTC
 
@@ -55,14 +55,19 @@ _MONTHS: dict[str, int] = {
 
 # Longest names first so that JUIN is not cut to JUN+"IN" by the alternation.
 _MONTH_ALT = "|".join(sorted(_MONTHS, key=len, reverse=True))
-_SP = "[ \u00a0\u202f]?"
+_GAP = "[ \u00a0\u202f]"
+_SP = f"{_GAP}?"
 
 # [0-9] rather than \d: \d would accept Arabic-Indic digits, which int() would then parse.
 # Four-digit years are limited to 19xx/20xx so that a count written after the month ("NOV 1234")
 # is not read as a year. The lookarounds use Unicode \w so a DTG glued to Cyrillic letters is
-# still inside a longer token.
+# still inside a longer token. A day written apart from the time ("14 0615Z", "25 143059Z") is
+# not one when the six digits after the gap are a whole day-hour-minute group themselves:
+# "FAUCON 23 140615CAPR26" is a callsign's number then a DTG, not day 23 at 14:06:15.
+_WHOLE_DAY_TIME = "(?:0[1-9]|[12][0-9]|3[01])(?:[01][0-9]|2[0-3])[0-5][0-9]"
 _DTG_RE = re.compile(
-    rf"(?<!\w)(?P<day>[0-9]{{2}}){_SP}(?P<hour>[0-9]{{2}})(?P<minute>[0-9]{{2}})"
+    rf"(?<!\w)(?P<day>[0-9]{{2}})(?:{_GAP}(?!{_WHOLE_DAY_TIME}))?"
+    rf"(?P<hour>[0-9]{{2}})(?P<minute>[0-9]{{2}})"
     rf"(?P<second>[0-9]{{2}})?(?P<zone>[A-Za-z])"
     rf"(?:{_SP}(?P<month>(?i:{_MONTH_ALT}))"
     rf"(?:{_SP}(?P<year>(?:19|20)[0-9]{{2}}|[0-9]{{2}}))?)?"
@@ -98,6 +103,22 @@ def find_monthless_dtgs(text: str) -> list[tuple[int, int]]:
         if 1 <= day <= 31 and hour <= 24 and minute <= 59 and second <= 59:
             spans.append((match.start(), match.end()))
     return spans
+
+
+# A time with its zone letter and no day ("at 0620C", "الساعة 1520Z"): a DTG's time part
+# written alone. Upper-case zone only (a lower-case letter after four digits is a unit or a
+# part-number suffix), and not glued to a longer token.
+_ZONED_TIME_RE = re.compile(r"(?<![\w/.,:-])(?P<hour>[0-9]{2})(?P<minute>[0-9]{2})[A-Z](?!\w)")
+
+
+def find_zoned_times(text: str) -> list[tuple[int, int]]:
+    """The spans of times written with their zone letter (``1520Z``, ``0620C``): hour and
+    minute in range. Kept byte for byte like a DTG; no value (no day to place it)."""
+    return [
+        (m.start(), m.end())
+        for m in _ZONED_TIME_RE.finditer(text)
+        if int(m["hour"]) <= 24 and int(m["minute"]) <= 59
+    ]
 
 
 def _as_utc(moment: dt.datetime) -> dt.datetime:

@@ -13,7 +13,15 @@ import re
 
 from services.domain.spans import Span
 
-__all__ = ["find_mixed_acronyms", "find_phone_numbers", "find_references", "find_stock_numbers"]
+__all__ = [
+    "find_labelled_numbers",
+    "find_mixed_acronyms",
+    "find_orders",
+    "find_phone_numbers",
+    "find_references",
+    "find_slashed_acronyms",
+    "find_stock_numbers",
+]
 
 _GAP = "[ \u00a0\u202f]"
 
@@ -50,6 +58,54 @@ _NATIONAL_RE = re.compile(
 _MIXED_ACRONYM_RE = re.compile(r"(?<![\w-])[A-Z]{2,6}[a-z]{1,2}[A-Z]{0,3}(?!\w)")
 # Plurals of capitals ("IEDs") and Roman ordinals ("XXe", "IIIème" siècle): words to render.
 _NOT_MIXED_ACRONYM = re.compile(r"[A-Z]+s|[IVXLC]+(?:e|er|re|è)")
+
+
+# An order by its type and number ("OPORD 04-26", "FRAGO 12", "ORDOP 3/26"): the number alone
+# would leave the type to be translated apart from it, and it names one document.
+_ORDER_RE = re.compile(
+    rf"(?<![\w-])(?:OPORD|OPLAN|FRAGO|FRAGORD|WARNO|WNGO|ORDOP|ORDCONF|OPO){_GAP}"
+    r"[0-9]{1,4}(?:[-/][0-9]{1,4})?(?![\w-]|/[0-9])"
+)
+
+# A number a word says is an identifier: "lot 251430", "serial 141300", "n° 230915",
+# "с/н 290915", "серийный номер станции: 201630", "رقم الدفعة 041530". Four digits or more (a
+# short one is a count or a list item); one word may sit between label and number ("номер
+# станции", "رقم الدفعة"). Such a number often looks like a DTG's day and time: without its
+# label it could be rewritten as one.
+_NUMBER_LABELS = (
+    r"(?i:\blot|\bserial|\bs/n|\bn°|\bno\.|\bnuméro|№|с/н|номер\w*|серийн\w*|зав\.\s?№)|رقم"
+)
+_LABELLED_NUMBER_RE = re.compile(
+    rf"(?:{_NUMBER_LABELS})(?:{_GAP}[^\W\d_]{{2,14}})?{_GAP}?:?{_GAP}?"
+    r"(?P<number>(?<![\w.,])[0-9]{4,10})(?![\w/]|[.,][0-9])"
+)
+
+# Two short codes joined by a slash ("EO/IR", "IR/UV"): one name for one sensor or role, which
+# masked apart would leave the slash to the model. Longer names on either side of a slash are
+# alternatives or a name and its translation ("NATO/OTAN"): each its own token. Not at the start
+# of a line, where a slash ends a message-text set's name ("GENTEXT/OWN FORCES").
+_SLASHED_ACRONYMS_RE = re.compile(r"(?<![\w/])(?<!^)(?<!\n)[A-Z]{2,3}/[A-Z]{2,3}(?![\w/])")
+
+
+def find_orders(text: str) -> list[Span]:
+    """Orders by type and number: ``OPORD 04-26``, ``FRAGO 12``."""
+    return [Span(m.start(), m.end(), m.group(0), "identifier") for m in _ORDER_RE.finditer(text)]
+
+
+def find_labelled_numbers(text: str) -> list[Span]:
+    """Numbers of four digits or more after a word naming them an identifier: ``lot 251430``,
+    ``n° 230915``, ``с/н 290915`` (the number alone is the token; the word is translated)."""
+    return [
+        Span(m.start("number"), m.end("number"), m["number"], "identifier")
+        for m in _LABELLED_NUMBER_RE.finditer(text)
+    ]
+
+
+def find_slashed_acronyms(text: str) -> list[Span]:
+    """Short codes joined by a slash, as one token: ``EO/IR``."""
+    return [
+        Span(m.start(), m.end(), m.group(0), "acronym") for m in _SLASHED_ACRONYMS_RE.finditer(text)
+    ]
 
 
 def find_references(text: str) -> list[Span]:

@@ -34,12 +34,15 @@ from services.domain.compounds import (
     find_variant_names,
     join_equipment,
 )
-from services.domain.designations import find_equipment, find_unit_designations
-from services.domain.dtg import find_monthless_dtgs
+from services.domain.designations import find_equipment, find_unit_designations, find_unit_names
+from services.domain.dtg import find_monthless_dtgs, find_zoned_times
 from services.domain.identifiers import (
+    find_labelled_numbers,
     find_mixed_acronyms,
+    find_orders,
     find_phone_numbers,
     find_references,
+    find_slashed_acronyms,
     find_stock_numbers,
 )
 from services.domain.patterns import find_pattern_entities
@@ -58,7 +61,9 @@ __all__ = [
 def _patterns(text: str) -> list[Span]:
     spans = [Span(e.start, e.end, e.text, "pattern") for e in find_pattern_entities(text)]
     spans += [
-        Span(start, end, text[start:end], "pattern") for start, end in find_monthless_dtgs(text)
+        Span(start, end, text[start:end], "pattern")
+        for finder in (find_monthless_dtgs, find_zoned_times)
+        for start, end in finder(text)
     ]
     return spans
 
@@ -71,7 +76,10 @@ _FINDERS: tuple[Callable[[str], list[Span]], ...] = (
     find_stock_numbers,
     find_phone_numbers,
     find_references,
+    find_orders,
+    find_labelled_numbers,
     find_unit_designations,
+    find_unit_names,
     find_task_groups,
     find_equipment,
     find_plural_equipment,
@@ -79,6 +87,7 @@ _FINDERS: tuple[Callable[[str], list[Span]], ...] = (
     find_comms,
     find_callsigns,
     find_operation_names,
+    find_slashed_acronyms,
 )
 _LAST_FINDERS: tuple[Callable[[str], list[Span]], ...] = (find_acronyms, find_mixed_acronyms)
 

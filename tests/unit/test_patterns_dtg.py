@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from services.domain.dtg import find_dtgs
+from services.domain.dtg import find_dtgs, find_zoned_times
 
 UTC = dt.UTC
 OBS = dt.datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -224,3 +224,21 @@ def test_several_dtgs_in_order() -> None:
         ("250600ZNOV26", "2026-11-25T06:00:00Z"),
         ("251800A NOV 26", "2026-11-25T17:00:00Z"),
     ]
+
+
+def test_number_before_a_whole_dtg_is_not_its_day() -> None:
+    # "FAUCON 23" is a callsign; the DTG is the six-digit group after it.
+    (entity,) = find_dtgs("SPOTREP FAUCON 23 140615CAPR26 : 2 T-72B3", OBS)
+    assert entity.text == "140615CAPR26"
+    assert entity.value == "2026-04-14T03:15:00Z"
+
+
+def test_day_apart_from_its_time_is_still_read() -> None:
+    # 143059 is no day-hour-minute group (hour 30): "25" is the day.
+    assert _one("25 143059Z NOV 26") == ("2026-11-25T14:30:59Z", [])
+    assert _one("25 1430Z NOV 26") == ("2026-11-25T14:30:00Z", [])
+
+
+def test_zoned_times() -> None:
+    text = "at 1520Z, 0620C and 2400B; not 2560Z, 1520z, M1520Z, 12.1520Z nor 152030Z"
+    assert [text[s:e] for s, e in find_zoned_times(text)] == ["1520Z", "0620C", "2400B"]

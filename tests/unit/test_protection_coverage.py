@@ -10,11 +10,16 @@ translation look altered fails here.
 from __future__ import annotations
 
 from services.domain.callsigns import find_callsigns, find_operation_names, find_task_groups
+from services.domain.comms import find_bare_frequencies
 from services.domain.compounds import find_plural_equipment, find_variant_names
+from services.domain.designations import find_unit_names
 from services.domain.identifiers import (
+    find_labelled_numbers,
     find_mixed_acronyms,
+    find_orders,
     find_phone_numbers,
     find_references,
+    find_slashed_acronyms,
     find_stock_numbers,
 )
 from services.evaluation.gold import load_gold
@@ -25,13 +30,14 @@ from services.translate.protect import altered, protected_spans
 PROTECTED = Glossary.load(Glossary.default_directory()).protected
 GOLD = load_gold()
 
-#: Measured over the 152 reports: 725 of the 851 gold tokens found whole (0.852; before these
-#: finders 638, 0.750), 115 protected tokens the gold does not list (181 before), 57 tokens
-#: that reference translations do not keep (57 before: acronym look-alikes, none of the
-#: classes below).
-FOUND_AT_LEAST = 725
-NOT_IN_GOLD_AT_MOST = 115
-REFERENCES_ALTERED_AT_MOST = 57
+#: Measured over the 152 reports: 787 of the 851 gold tokens found whole (0.925; 725, 0.852,
+#: before the zone-letter times, unit-less frequencies, labelled numbers, orders and units
+#: written out; 638, 0.750, before the identifier finders), 59 protected tokens the gold does
+#: not list (115 before; 181 before that), 15 tokens that reference translations do not keep
+#: (57 before, 42 of them ordinary words in capitals taken for acronyms).
+FOUND_AT_LEAST = 787
+NOT_IN_GOLD_AT_MOST = 59
+REFERENCES_ALTERED_AT_MOST = 15
 
 
 def test_recall_over_the_gold_set() -> None:
@@ -57,6 +63,11 @@ def test_new_classes_never_flag_a_reference_translation() -> None:
         find_task_groups,
         find_variant_names,
         find_plural_equipment,
+        find_bare_frequencies,
+        find_unit_names,
+        find_orders,
+        find_labelled_numbers,
+        find_slashed_acronyms,
     )
     harmed: list[tuple[str, list[str]]] = []
     checked = 0
