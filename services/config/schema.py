@@ -357,6 +357,14 @@ class InferenceConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields
             "sequence_tokens cells); the least recently used is dropped first.",
         ),
     ] = 8
+    prefix_cache_wait: Annotated[
+        bool,
+        Meta(
+            description="llama.cpp engine: a prompt that starts with a prefix another request "
+            "at least as urgent is computing right now waits for it and copies it, so requests "
+            "arriving together compute a shared prefix once; false computes it in each.",
+        ),
+    ] = True
     prefill_step_s: Annotated[
         float,
         Meta(

@@ -67,6 +67,7 @@ async def open_engine(cfg: Config) -> Engine:
         context_length=spec.context_length,
         decode_group=INVARIANT_DECODE_GROUP if inf.batch_invariant else None,
         prefix_holders=inf.prefix_cache_prefixes if inf.prefix_cache else 0,
+        prefix_wait=inf.prefix_cache_wait,
         prefill_seconds=inf.prefill_step_s,
         adapter=adapter,
     )

@@ -32,7 +32,7 @@ import numpy as np
 
 from services.inference.adapters import ServedAdapter, apply_lora, free_lora, load_lora
 from services.inference.engine import EngineError
-from services.inference.prefix import Holder, PrefixCache
+from services.inference.prefix import Holder, Match, PrefixCache
 from services.inference.runner import Sequence, prepare_request
 from services.inference.scheduler import PrefillLimits, PrefillNeed, plan_prefill
 
@@ -78,6 +78,8 @@ class LlamaSettings:
     decode_group: int | None = None
     #: Prompt prefixes kept computed for reuse (KV streams of their own); 0 = no reuse.
     prefix_holders: int = 8
+    #: Whether a prompt waits for a prefix another sequence is computing (False: computes it).
+    prefix_wait: bool = True
     #: Seconds of prompt computation one step may take (besides ``batch_tokens``; not in
     #: batch-invariant mode, where only the token grid cuts prompts).
     prefill_seconds: float = 0.25
@@ -218,6 +220,7 @@ class LlamaCore:
                     if settings.adapter
                     else None
                 ),
+                wait=settings.prefix_wait,
             )
         self._steps = 0
         #: Prompt tokens per second, measured (0 until the first prompt chunk).
@@ -264,13 +267,21 @@ class LlamaCore:
         seq.state.seq_id = seq_id
         if self.prefixes is None:
             return
-        match = self.prefixes.lookup(seq.prompt, self._steps, owner=seq.key, rank=seq.rank)
+        self._place(
+            seq, self.prefixes.lookup(seq.prompt, self._steps, owner=seq.key, rank=seq.rank)
+        )
+
+    def _place(self, seq: Sequence, match: Match) -> None:
         seq.state.keep_at, seq.state.wait_for = match.keep_at, match.wait_for
         if match.holder is not None:
-            # A whole-stream copy (applied before the next decode): the sequence continues
-            # from the prefix's end as the sequence that computed it did.
-            llama_cpp.llama_memory_seq_cp(self._memory, match.holder.slot, seq_id, -1, -1)
-            seq.consumed = seq.cached_tokens = len(match.holder.key.tokens)
+            self._copy_prefix(seq, match.holder)
+
+    def _copy_prefix(self, seq: Sequence, holder: Holder) -> None:
+        # A whole-stream copy (applied before the next decode) into a stream with nothing
+        # computed yet: the sequence continues from the prefix's end as the sequence that
+        # computed it did.
+        llama_cpp.llama_memory_seq_cp(self._memory, holder.slot, seq.state.seq_id, -1, -1)
+        seq.consumed = seq.cached_tokens = len(holder.key.tokens)
 
     def step(self, active: list[Sequence]) -> None:
         """One token for every sequence past its prompt (in calls of ``decode_group``), then
@@ -336,13 +347,14 @@ class LlamaCore:
     def _take_waited_prefix(self, seq: Sequence) -> None:
         assert self.prefixes is not None and seq.state.wait_for is not None
         got = self.prefixes.take(seq.state.wait_for, self._steps)
-        if got is True:
-            return  # still being computed
-        seq.state.wait_for = None
         if isinstance(got, Holder):
-            # Nothing computed in this sequence yet: the whole-stream copy is all of it.
-            llama_cpp.llama_memory_seq_cp(self._memory, got.slot, seq.state.seq_id, -1, -1)
-            seq.consumed = seq.cached_tokens = len(got.key.tokens)
+            seq.state.wait_for = None
+            self._copy_prefix(seq, got)
+        elif not got:  # it will not come: what is held or pending now, as if just admitted
+            again = self.prefixes.lookup(
+                seq.prompt, self._steps, owner=seq.key, rank=seq.rank, again=True
+            )
+            self._place(seq, again)
 
     def _keep_prefix(self, seq: Sequence) -> None:
         assert self.prefixes is not None

@@ -102,9 +102,13 @@ class PrefixCache:
         adapter: str | None = None,
         min_tokens: int = MIN_PREFIX_TOKENS,
         history: int = HISTORY,
+        wait: bool = True,
     ) -> None:
         self.model, self.adapter = model, adapter
         self.min_tokens = min_tokens
+        #: Whether a prompt waits for a prefix another sequence is computing (False: it
+        #: computes it too, as when nothing is pending).
+        self.wait = wait
         self._free = list(slots)
         self.capacity = len(self._free)
         self._holders: OrderedDict[tuple[int, ...], Holder] = OrderedDict()  # LRU first
@@ -118,7 +122,13 @@ class PrefixCache:
         return len(self._holders)
 
     def lookup(
-        self, prompt: Sequence[int], step: int, *, owner: int | None = None, rank: int = 0
+        self,
+        prompt: Sequence[int],
+        step: int,
+        *,
+        owner: int | None = None,
+        rank: int = 0,
+        again: bool = False,
     ) -> Match:
         """The longest held prefix of ``prompt`` (leaving its last token to compute: its
         logits give the first output token), and where to keep a longer one.
@@ -127,10 +137,11 @@ class PrefixCache:
         that a sequence at least as urgent is computing now is waited for instead
         (``Match.wait_for``) — never one computed by a less urgent sequence, which a preempting
         precedence pauses — and the prefix this prompt will keep is recorded as pending until
-        :meth:`store` or :meth:`abandon`.
+        :meth:`store` or :meth:`abandon`. ``again``: the same prompt looked up once more (what
+        it waited for will not come), not counted or remembered a second time.
         """
         self._clock += 1
-        self.stats.lookups += 1
+        self.stats.lookups += not again
         tokens = np.asarray(prompt, dtype=np.int64)
         usable = len(tokens) - 1
         best: Holder | None = None
@@ -143,10 +154,17 @@ class PrefixCache:
             if shared == len(held) <= usable and (best is None or len(held) > len(best.key.tokens)):
                 best = holder
         for earlier in self._history:
-            longest_shared = max(longest_shared, common_prefix(tokens, earlier))
-        self._history.append(tokens)
+            shared = common_prefix(tokens, earlier)
+            if shared == len(tokens) == len(earlier):
+                # The same prompt again (a retry): a holder for all of it would serve only a
+                # third attempt, and evict a prefix that a family of prompts shares.
+                continue
+            longest_shared = max(longest_shared, shared)
+        if not again:
+            self._history.append(tokens)
         reused = len(best.key.tokens) if best is not None else 0
-        wait_for = self._pending_prefix(tokens, rank, reused) if owner is not None else None
+        waits = owner is not None and self.wait
+        wait_for = self._pending_prefix(tokens, rank, reused) if waits else None
         if wait_for is not None:
             best, reused = None, len(wait_for)
         if best is not None:
@@ -157,7 +175,7 @@ class PrefixCache:
             kept = tuple(prompt[:keep_at])
             if kept in self._holders:
                 keep_at = None
-            elif owner is not None:
+            elif owner is not None and self.wait:
                 known = self._pending.get(kept)
                 if known is None or rank < known.rank:
                     self._pending[kept] = Pending(owner, rank)
@@ -187,7 +205,7 @@ class PrefixCache:
     def take(self, prefix: tuple[int, ...], step: int) -> Holder | bool:
         """A waited-for prefix: its holder once held (pinned for the copy ``step`` applies),
         True while it is still being computed, False when it will not be held (its sequence
-        ended first, or no holder was free): compute it then."""
+        ended first, or no holder was free): look the prompt up ``again`` then."""
         holder = self._holders.get(prefix)
         if holder is not None:
             self._clock += 1

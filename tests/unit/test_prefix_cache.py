@@ -43,8 +43,8 @@ def test_short_shared_prefixes_are_not_kept() -> None:
 
 def test_the_last_prompt_token_is_always_computed() -> None:
     cache = PrefixCache([10], model="m", min_tokens=4)
-    cache.lookup(SHARED, step=1)
-    match = cache.lookup(SHARED, step=2)  # the same prompt again
+    cache.lookup([*SHARED, 5], step=1)
+    match = cache.lookup(SHARED, step=2)  # all of it shared with a longer earlier prompt
     assert match.keep_at == len(SHARED) - 1
     cache.store(SHARED[:-1], step=2)
     again = cache.lookup(SHARED, step=3)
@@ -158,3 +158,42 @@ def test_without_an_owner_nothing_is_pending_or_waited_for() -> None:
     cache.lookup(prompt(1), step=1)
     assert cache.lookup(prompt(2), step=1).keep_at == len(SHARED)
     assert cache.pending == 0 and cache.lookup(prompt(3), step=1).wait_for is None
+
+
+def test_a_retry_of_the_same_prompt_keeps_no_holder_of_it() -> None:
+    # A retry sends the same prompt again: it reuses the family's prefix, and a holder for the
+    # whole prompt would only evict that prefix.
+    cache = PrefixCache([10, 11], model="m", min_tokens=8)
+    cache.lookup(prompt(1, 2), step=1)
+    kept = cache.lookup(prompt(3, 4), step=2)
+    assert kept.keep_at == len(SHARED)
+    cache.store(SHARED, step=3)
+    first = cache.lookup(prompt(*range(40)), step=4)
+    retry = cache.lookup(prompt(*range(40)), step=5)
+    assert first.holder is not None and retry.holder is not None
+    assert first.keep_at is None and retry.keep_at is None
+
+
+def test_a_waiter_whose_prefix_will_not_come_looks_again() -> None:
+    cache = PrefixCache([10, 11], model="m", min_tokens=32)
+    cache.store(SHARED[:40], step=1)  # a shorter prefix is held
+    cache.lookup(prompt(1), step=2, owner=1, rank=4)
+    cache.lookup(prompt(2), step=2, owner=2, rank=4)  # computes SHARED
+    waiter = cache.lookup(prompt(3), step=2, owner=3, rank=4)
+    assert waiter.wait_for == tuple(SHARED) and waiter.holder is None
+    cache.abandon(2)
+    assert cache.take(tuple(SHARED), step=3) is False
+    lookups = cache.stats.lookups
+    again = cache.lookup(prompt(3), step=3, owner=3, rank=4, again=True)
+    # The held shorter prefix now, and it keeps the longer one itself.
+    assert again.holder is not None and len(again.holder.key.tokens) == 40
+    assert again.keep_at == len(SHARED) and again.wait_for is None
+    assert cache.stats.lookups == lookups and cache.pending == 1
+
+
+def test_waiting_can_be_turned_off() -> None:
+    cache = PrefixCache([10], model="m", min_tokens=32, wait=False)
+    cache.lookup(prompt(1), step=1, owner=1, rank=4)
+    cache.lookup(prompt(2), step=1, owner=2, rank=4)
+    third = cache.lookup(prompt(3), step=1, owner=3, rank=4)
+    assert third.wait_for is None and third.keep_at == len(SHARED) and cache.pending == 0
