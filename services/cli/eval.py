@@ -64,7 +64,37 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="score a finished run again (its eval.json and events.jsonl) with today's rules, "
         "without running the pipeline; writes into --out (default: DIR)",
     )
+    p.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="DIR",
+        help="compare finished runs (each DIR holds an eval.json; NAME=DIR names a column): "
+        "prints every measure and flag side by side, and writes compare.md into --out if given",
+    )
     p.set_defaults(func=cmd_eval)
+
+
+def _compare(dirs: list[str], out: str | None) -> int:
+    import json
+
+    from services.evaluation.compare import compare_markdown
+
+    runs = []
+    for item in dirs:
+        name, _, path = item.rpartition("=") if "=" in item else ("", "", item)
+        try:
+            doc = json.loads((Path(path) / "eval.json").read_text())
+        except (OSError, ValueError) as exc:
+            return fail(f"--compare {item}: {exc}")
+        runs.append((name or Path(path).name, doc))
+    text = compare_markdown(runs)
+    print(text, end="")
+    if out:
+        target = Path(out) / "compare.md"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        print(f"wrote {target}", file=sys.stderr)
+    return 0
 
 
 def _names(value: str | None) -> tuple[str, ...]:
@@ -80,6 +110,8 @@ async def cmd_eval(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         # The in-process services' INFO lines would bury the progress bar.
         logging.getLogger("vigie").setLevel(logging.WARNING)
     command = shlex.join(["vigie", *sys.argv[1:]])
+    if args.compare:
+        return _compare(args.compare, args.out)
     if args.rescore:
         try:
             evaluation = rescore(
