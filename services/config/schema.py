@@ -354,9 +354,11 @@ class InferenceConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields
             ge=1,
             le=64,
             description="llama.cpp engine: distinct prefixes kept at once (each a KV stream of "
-            "sequence_tokens cells); the least recently used is dropped first.",
+            "sequence_tokens cells); the least recently used is dropped first. The tasks' "
+            "prompts make ~10 families (task × language pair, retries); 16 measured 1.28× the "
+            "reports/s of 8 at 16 in flight (docs/BENCHMARKS.md).",
         ),
-    ] = 8
+    ] = 16
     prefix_cache_wait: Annotated[
         bool,
         Meta(

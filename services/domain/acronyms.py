@@ -102,16 +102,24 @@ _RENDERED_ABBREVIATIONS: dict[str, frozenset[str]] = {
 _WORDS = _NOT_ACRONYMS.union(*_REPORT_WORDS.values(), *_RENDERED_ABBREVIATIONS.values())
 
 # Above this share of capitals among Latin letters the report is written in capitals: every
-# word looks like an acronym, so only the listed tokens count.
+# word looks like an acronym, so only the listed tokens count. Only where Latin letters are
+# most of the report's letters: in an Arabic or Cyrillic report the Latin words are codes and
+# designations ("PKM", "RPG-7"), capitals by nature, not a report written in capitals.
 _SHOUTING_SHARE = 0.7
 _SHOUTING_MIN_LETTERS = 20
+_LATIN_REPORT_SHARE = 0.5
 
 
 def find_acronyms(text: str) -> list[Span]:
     """Latin all-caps words of two to eight letters, unless the whole report is in capitals."""
-    letters = [c for c in text if c.isascii() and c.isalpha()]
-    capitals = sum(c.isupper() for c in letters)
-    if len(letters) >= _SHOUTING_MIN_LETTERS and capitals > _SHOUTING_SHARE * len(letters):
+    letters = [c for c in text if c.isalpha()]
+    latin = [c for c in letters if c.isascii()]
+    capitals = sum(c.isupper() for c in latin)
+    if (
+        len(latin) >= _SHOUTING_MIN_LETTERS
+        and capitals > _SHOUTING_SHARE * len(latin)
+        and len(latin) > _LATIN_REPORT_SHARE * len(letters)
+    ):
         return []
     return [
         Span(m.start(), m.end(), m.group(0), "acronym")

@@ -16,7 +16,7 @@ import mgrs
 
 from schemas.v1 import Entity
 
-__all__ = ["find_mgrs"]
+__all__ = ["find_grid_shapes", "find_mgrs"]
 
 _GAP = "[ \u00a0\u202f]"
 
@@ -45,6 +45,20 @@ def find_mgrs(text: str) -> list[Entity]:
         entity = _to_entity(match)
         if entity is not None:
             found.append(entity)
+    return found
+
+
+def find_grid_shapes(text: str) -> list[tuple[int, int]]:
+    """Grid references written wrongly (an odd digit count, eastings and northings of unequal
+    length: ``36T VS 8010 814``) as ``(start, end)``: no position can be read from them, so they
+    are no entity, but a translation must copy them as they are — an analyst reads the slip
+    in the original's form, not one a model has "corrected"."""
+    found = []
+    for match in _MGRS_RE.finditer(text):
+        digits = (match["easting"] or "") + (match["northing"] or "") or (match["digits"] or "")
+        # Zone and band written together ("36T VS"): "1 TRM 10000" is a count and a truck.
+        if len(digits) >= 4 and not match["gap1"] and _to_entity(match) is None:
+            found.append((match.start(), match.end()))
     return found
 
 

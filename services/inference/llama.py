@@ -77,7 +77,7 @@ class LlamaSettings:
     #: output then depends on its batch mates).
     decode_group: int | None = None
     #: Prompt prefixes kept computed for reuse (KV streams of their own); 0 = no reuse.
-    prefix_holders: int = 8
+    prefix_holders: int = 16
     #: Whether a prompt waits for a prefix another sequence is computing (False: computes it).
     prefix_wait: bool = True
     #: Seconds of prompt computation one step may take (besides ``batch_tokens``; not in

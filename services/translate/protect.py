@@ -45,6 +45,7 @@ from services.domain.identifiers import (
     find_slashed_acronyms,
     find_stock_numbers,
 )
+from services.domain.mgrs_ref import find_grid_shapes
 from services.domain.patterns import find_pattern_entities
 from services.domain.spans import Span, resolve_overlaps
 
@@ -62,7 +63,7 @@ def _patterns(text: str) -> list[Span]:
     spans = [Span(e.start, e.end, e.text, "pattern") for e in find_pattern_entities(text)]
     spans += [
         Span(start, end, text[start:end], "pattern")
-        for finder in (find_monthless_dtgs, find_zoned_times)
+        for finder in (find_monthless_dtgs, find_zoned_times, find_grid_shapes)
         for start, end in finder(text)
     ]
     return spans

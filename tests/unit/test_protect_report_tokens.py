@@ -9,6 +9,7 @@ import pytest
 from services.domain.comms import find_bare_frequencies, find_comms
 from services.domain.designations import find_unit_names
 from services.domain.identifiers import find_labelled_numbers, find_orders, find_slashed_acronyms
+from services.domain.patterns import find_pattern_entities
 from services.translate.glossary import Glossary
 from services.translate.protect import protected_tokens
 
@@ -145,3 +146,26 @@ def test_ordinary_words_in_capitals_are_not_acronyms(text: str, words: list[str]
 def test_acronyms_beside_report_words_are_still_found() -> None:
     tokens = protected_tokens("NOTE CAPTEUR EO/IR : VBCI et NATO, RAS.", PROTECTED)
     assert tokens == ["EO/IR", "VBCI", "NATO"]
+
+
+def test_latin_codes_in_a_report_of_another_script_are_acronyms() -> None:
+    # Every Latin letter of an Arabic or Cyrillic report may be a capital (codes, designations):
+    # that is not a report written in capitals, where capitals say nothing.
+    arabic = "T: 180715AMAY26\nE: BMP-2، رشاشات PKM، قاذف RPG-7 ومركبة VAB عند الحاجز الشمالي"
+    assert "PKM" in protected_tokens(arabic, PROTECTED)
+    shouting = "B COY CONDUCTED A JOINT PATROL WITH THE MECH BN IN AO KESTREL, NTR. PKM SEEN."
+    assert "PKM" not in protected_tokens(shouting, PROTECTED)
+
+
+@pytest.mark.parametrize(
+    "grid", ["36T VS 8010 814", "32P KB 0712 689", "34PBV 9058 422", "37U CP 6289 448"]
+)
+def test_a_grid_written_wrongly_is_kept_whole(grid: str) -> None:
+    # No position can be read from an odd digit count: no entity, but copied as written.
+    text = f"Point de lancement environ {grid} (thermique, à confirmer)."
+    assert grid in protected_tokens(text, PROTECTED)
+    assert not find_pattern_entities(text)
+
+
+def test_a_count_before_a_designation_is_no_grid() -> None:
+    assert "1 TRM 10000" not in protected_tokens("Reçu 1 TRM 10000 et 2 VLTT.", PROTECTED)

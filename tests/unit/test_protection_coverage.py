@@ -30,13 +30,18 @@ from services.translate.protect import altered, protected_spans
 PROTECTED = Glossary.load(Glossary.default_directory()).protected
 GOLD = load_gold()
 
-#: Measured over the 152 reports: 787 of the 851 gold tokens found whole (0.925; 725, 0.852,
-#: before the zone-letter times, unit-less frequencies, labelled numbers, orders and units
-#: written out; 638, 0.750, before the identifier finders), 59 protected tokens the gold does
-#: not list (115 before; 181 before that), 15 tokens that reference translations do not keep
-#: (57 before, 42 of them ordinary words in capitals taken for acronyms).
-FOUND_AT_LEAST = 787
-NOT_IN_GOLD_AT_MOST = 59
+#: Measured over the 152 reports: 796 of the 851 gold tokens found whole (0.935; 792 before
+#: grids written wrongly were kept whole, 787 before Latin codes in Arabic and Cyrillic
+#: reports counted as acronyms; 725, 0.852, before the
+#: zone-letter times, unit-less frequencies, labelled numbers, orders and units written out;
+#: 638, 0.750, before the identifier finders), 62 protected tokens the gold does not list (59
+#: before the Latin codes: pieces of message-text header fields — `FOB`, `ALPHA`, `OCT`,
+#: `AUG` — and three grids with an odd digit count, all kept by the references; 115 before;
+#: 181 before that), 15 tokens
+#: that reference translations do not keep (57 before, 42 of them ordinary words in capitals
+#: taken for acronyms).
+FOUND_AT_LEAST = 796
+NOT_IN_GOLD_AT_MOST = 62
 REFERENCES_ALTERED_AT_MOST = 15
 
 

@@ -149,3 +149,56 @@ def test_a_translation_cut_by_the_budget_is_kept_flagged_on_the_last_attempt(
     assert "15 words" in flag.detail and "11" in flag.detail
     # The protected tokens it never reached are flagged as missing too.
     assert "protected_altered" in codes(output.flags)
+
+
+# --- the report copied: its language, where no identifier can judge it -------------------------
+
+# en-logstat-017's "French translation" in the first full test-split run: the report in
+# capitals, copied; every word in capitals or with a digit, so the identifier had nothing to
+# read, and no flag said it was English.
+LOGSTAT = (
+    "LOGSTAT – 2 RIFLES BG – AS AT 061800B NOV 26\nSER 1 – CL I: 5 DOS, WATER 14,000 L\n"
+    "SER 2 – CL III: DIESEL 38,000 L O/H, 12,000 L REQD FOR MOVE\n"
+    "SER 4 – CL VIII: MED RESUP REQD, 2 BOXES CAT A KITS\n"
+    "SER 6 – REMARKS: RESUP CONVOY TO DEPART 0600 HRS LOCAL 7 NOV."
+)
+LOGSTAT_COPIED = (
+    "LOGSTAT – 2 RIFLES BG – 061800B NOV 26\nSER 1 – CL I: 5 DOS, WATER 14,000 L\n"
+    "SER 2 – CL III: DIESEL 38,000 L O/H, 12,000 L REQD FOR MOVE\n"
+    "SER 4 – CL VIII: MED RESUP REQD, 2 BOXES CAT A KITS"
+)
+
+
+def test_a_report_in_capitals_copied_is_in_its_language(task: TranslateTask) -> None:
+    with pytest.raises(OutputInvalid) as caught:
+        task.conclude(report(LOGSTAT, "en"), LOGSTAT_COPIED, "stop", final=False)
+    assert caught.value.problem == "wrong_language" and "copied" in caught.value.detail
+    output = task.conclude(report(LOGSTAT, "en"), LOGSTAT_COPIED, "stop", final=True)
+    assert "wrong_language" in codes(output.flags) and output.text_language == "en"
+
+
+def test_a_translation_keeping_the_reports_names_is_no_copy(task: TranslateTask) -> None:
+    french = (
+        "LOGSTAT – 2 RIFLES BG – au 061800B NOV 26\nSER 1 – CL I : 5 jours de vivres, eau "
+        "14 000 L\nSER 2 – CL III : gazole 38 000 L disponibles, 12 000 L requis pour le "
+        "mouvement\nSER 4 – CL VIII : réapprovisionnement médical requis, 2 caisses de lots "
+        "CAT A"
+    )
+    output = task.conclude(report(LOGSTAT, "en"), french, "stop", final=True)
+    assert "wrong_language" not in codes(output.flags)
+
+
+def test_no_gold_reference_translation_reads_as_a_copy() -> None:
+    from services.evaluation.gold import load_gold
+    from services.translate.parse import copies_source
+    from services.translate.protect import protected_tokens
+
+    copies = [
+        g.id
+        for g in load_gold()
+        if g.language != g.reference_language
+        and copies_source(
+            g.reference_text, g.text, [*g.protected_tokens, *protected_tokens(g.text)]
+        )
+    ]
+    assert copies == []
