@@ -29,6 +29,7 @@ __all__ = [
     "MIN_CONFIDENCE",
     "MIN_LETTERS",
     "MIN_WORDS",
+    "WITH_DIGIT",
     "IdentifyLanguage",
     "LanguageVerdict",
     "judge_language",
@@ -48,8 +49,8 @@ MIN_WORDS = 6
 #: A language other than the target is a verdict only at this confidence or above.
 MIN_CONFIDENCE = 0.95
 
-# A whitespace-delimited chunk holding a digit: DTGs, grids, designations, figures, times.
-_WITH_DIGIT = re.compile(r"\S*\d\S*")
+#: A whitespace-delimited chunk holding a digit: DTGs, grids, designations, figures, times.
+WITH_DIGIT = re.compile(r"\S*\d\S*")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _SPACES = re.compile(r"[^\S\n]+")
 
@@ -95,7 +96,7 @@ def judgeable_text(text: str, protected: Sequence[str] = ()) -> str:
     for token in sorted(set(protected), key=len, reverse=True):
         if token:
             text = text.replace(token, " ")
-    text = _WITH_DIGIT.sub(" ", text)
+    text = WITH_DIGIT.sub(" ", text)
     text = _WORD.sub(lambda m: " " if len(m.group(0)) > 1 and m.group(0).isupper() else m[0], text)
     return _SPACES.sub(" ", text).strip()
 

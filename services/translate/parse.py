@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from schemas.v1 import Flag, Quality
 from services.domain.languages import LANGUAGE_NAMES, language_key
+from services.tasks.language import WITH_DIGIT
 from services.tasks.prompting import END_STOP, REPORT_CLOSE, REPORT_OPEN, OutputInvalid
 from services.tasks.text import MAX_FLAG_ITEMS, collapse_repetition, flag_items
 from services.translate.glossary import GlossaryTerm, adherence
@@ -110,7 +111,6 @@ SOURCE_LENGTH_SLACK = 40
 COPY_SHARE = 0.8
 COPY_MIN_WORDS = 6
 _COPY_WORD = re.compile(r"[^\W\d_]{3,}")
-_WITH_DIGIT = re.compile(r"\S*\d\S*")
 
 
 def copies_source(translation: str, source: str, protected: Sequence[str] = ()) -> bool:
@@ -121,7 +121,7 @@ def copies_source(translation: str, source: str, protected: Sequence[str] = ()) 
         for token in sorted(set(protected), key=len, reverse=True):
             if token:
                 value = value.replace(token, " ")
-        return [w.casefold() for w in _COPY_WORD.findall(_WITH_DIGIT.sub(" ", value))]
+        return [w.casefold() for w in _COPY_WORD.findall(WITH_DIGIT.sub(" ", value))]
 
     said = words(translation)
     if len(said) < COPY_MIN_WORDS:
