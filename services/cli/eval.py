@@ -86,6 +86,8 @@ def _compare(dirs: list[str], out: str | None) -> int:
             doc = json.loads((Path(path) / "eval.json").read_text())
         except (OSError, ValueError) as exc:
             return fail(f"--compare {item}: {exc}")
+        if not isinstance(doc, dict) or not isinstance(doc.get("figures"), dict):
+            return fail(f"--compare {item}: its eval.json is not the result of a vigie eval run")
         runs.append((name or Path(path).name, doc))
     text = compare_markdown(runs)
     print(text, end="")

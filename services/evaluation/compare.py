@@ -36,13 +36,17 @@ def _figure(*path: str, digits: int = 3) -> Callable[[Doc], str]:
 
 
 def _silent(doc: Doc) -> str:
-    silent = _get(doc, "figures", "flags", "silent_failures") or {}
+    silent = _get(doc, "figures", "flags", "silent_failures")
+    if not isinstance(silent, dict):
+        return "—"
     by_flag = ", ".join(f"{flag} {n}" for flag, n in sorted(silent.get("by_flag", {}).items()))
     return _num(silent.get("count")) + (f" ({by_flag})" if by_flag else "")
 
 
 def _share_flagged(doc: Doc) -> str:
-    shares = _get(doc, "figures", "flags", "flagged_or_failed") or {}
+    shares = _get(doc, "figures", "flags", "flagged_or_failed")
+    if not isinstance(shares, dict):
+        return "—"
     return " · ".join(f"{task} {_num(v, 2)}" for task, v in sorted(shares.items())) or "—"
 
 

@@ -77,3 +77,7 @@ def test_the_command_compares_run_directories(
     assert printed.splitlines()[0] == "| measure | before | b |"
     assert (out / "compare.md").read_text() == printed
     assert main(["eval", "--compare", str(tmp_path / "missing")]) == 1
+    (tmp_path / "garbage").mkdir()
+    for content in ("[1, 2]", '{"figures": 3}', "not json"):
+        (tmp_path / "garbage" / "eval.json").write_text(content)
+        assert main(["eval", "--compare", str(tmp_path / "garbage"), str(tmp_path / "a")]) == 1
