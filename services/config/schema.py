@@ -462,10 +462,10 @@ class TasksConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=Tru
             description="How translations are given the glossary's required terms: prompt = a "
             "term list in the prompt; annotate = the target inline after each term in the "
             "report; postedit = the list, then a term left untranslated is replaced by its "
-            "target; placeholders = the term masked and restored as its target. None has yet "
-            "measurably beaten prompt on the gold dev split (docs/BENCHMARKS.md).",
+            "target; placeholders = the term masked and restored as its target (the default: "
+            "the best of the four on the gold dev split, docs/BENCHMARKS.md).",
         ),
-    ] = "prompt"
+    ] = "placeholders"
     summary_max_words: Annotated[
         int, Meta(ge=10, le=400, description="Longest summary, in words.")
     ] = 60

@@ -13,8 +13,11 @@ from services.summarise.parse import clean_summary, parse_summary, truncate_word
 from services.summarise.prompts import VERSION, build_summary
 from services.tasks.contract import TaskOutput
 from services.tasks.language import (
+    SUMMARY_COPY_MIN_WORDS,
     IdentifyLanguage,
+    judge_copy,
     judge_language,
+    judgeable_text,
     wrong_language_error,
     wrong_language_flag,
 )
@@ -68,6 +71,14 @@ class SummariseTask:
                 raise
             cut = self._truncated_flag(text, summary, exc)
         verdict = judge_language(summary, self.target_language, self.identify)
+        # Codes and words in capitals set aside: a French summary keeps "QRF" and "SABRE 2-2".
+        verdict = judge_copy(
+            verdict,
+            judgeable_text(summary),
+            report.normalised_text,
+            report.language,
+            min_words=SUMMARY_COPY_MIN_WORDS,
+        )
         if not final:
             if verdict.wrong:
                 raise wrong_language_error(verdict, "summary")

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 from schemas.v1 import Flag, Quality
 from services.domain.languages import LANGUAGE_NAMES, language_key
-from services.tasks.language import WITH_DIGIT
 from services.tasks.prompting import END_STOP, REPORT_CLOSE, REPORT_OPEN, OutputInvalid
 from services.tasks.text import MAX_FLAG_ITEMS, collapse_repetition, flag_items
 from services.translate.glossary import GlossaryTerm, adherence
@@ -102,32 +101,6 @@ def parse_translation(
 #: Cyrillic and Arabic reports translate to about as many Latin characters as they hold.
 SOURCE_LENGTH_RATIO = 1.5
 SOURCE_LENGTH_SLACK = 40
-
-
-#: A translation whose words (three letters or more, not protected, holding no digit) are at
-#: least this share words of the report, with at least ``COPY_MIN_WORDS`` of them, is the
-#: report's language copied, not the target's. Calibrated on the gold set: a correct reference
-#: translation shares at most 0.37 of its words with its report (names and cognates).
-COPY_SHARE = 0.8
-COPY_MIN_WORDS = 6
-_COPY_WORD = re.compile(r"[^\W\d_]{3,}")
-
-
-def copies_source(translation: str, source: str, protected: Sequence[str] = ()) -> bool:
-    """Whether ``translation`` is mostly the report's own words (in capitals or not: an all-caps
-    report copied is still a copy, though no identifier can judge its language)."""
-
-    def words(value: str) -> list[str]:
-        for token in sorted(set(protected), key=len, reverse=True):
-            if token:
-                value = value.replace(token, " ")
-        return [w.casefold() for w in _COPY_WORD.findall(WITH_DIGIT.sub(" ", value))]
-
-    said = words(translation)
-    if len(said) < COPY_MIN_WORDS:
-        return False
-    held = set(words(source))
-    return sum(w in held for w in said) >= COPY_SHARE * len(said)
 
 
 def runs_past_source(translation: str, source: str) -> bool:

@@ -12,7 +12,7 @@ from services.domain.langid import identifier_for
 from services.tasks.contract import TaskOutput
 from services.tasks.language import (
     IdentifyLanguage,
-    LanguageVerdict,
+    judge_copy,
     judge_language,
     wrong_language_error,
     wrong_language_flag,
@@ -21,7 +21,6 @@ from services.tasks.prompting import PromptSpec, PromptStyle, Retry
 from services.translate.glossary import Glossary, GlossaryTerm, adherence
 from services.translate.methods import GlossaryMethod, ProtectMethod, annotate, postedit
 from services.translate.parse import (
-    copies_source,
     cut_by_budget,
     needs_translation,
     parse_translation,
@@ -150,14 +149,9 @@ class TranslateTask:
             self.identify,
             protected=[*protected, *verdict_protected],
         )
-        if (
-            not verdict.wrong
-            and needs_translation(source, self.target_language)
-            and copies_source(translation, source_text, [*protected, *verdict_protected])
-        ):
-            # Mostly the report's own words: still in its language, even where no identifier
-            # can say so (a report in capitals, codes and abbreviations copied).
-            verdict = LanguageVerdict(self.target_language, source, 1.0, "copied from the report")
+        verdict = judge_copy(
+            verdict, translation, source_text, source, [*protected, *verdict_protected]
+        )
         if self.glossary_method == "postedit" and not verdict.wrong:
             # Only a text in the target language is post-edited: terms put into an answer in
             # another language would make it a mixture, and hide nothing the flag says.

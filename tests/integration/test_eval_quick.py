@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -105,6 +106,8 @@ class Oracle:
 
     #: Markers the scripted translations wrote (the placeholder path was taken).
     markers_written: int = 0
+    #: Glossary-term markers the scripted translations wrote (terms were masked too).
+    term_markers_written: int = 0
 
     def report_of(self, request: GenerationRequest) -> GoldReport:
         prompt = prompt_of(request)
@@ -120,6 +123,7 @@ class Oracle:
         if task == "translate" and masked_text(gold) in prompt_of(request):
             answer = with_markers(gold, answer)
             self.markers_written += answer.count("[P")
+            self.term_markers_written += answer.count("[G")
         return answer
 
 
@@ -127,8 +131,15 @@ def prompt_of(request: GenerationRequest) -> str:
     return request.prompt or "".join(m.content for m in request.messages or ())
 
 
+def target_language(gold: GoldReport) -> str:
+    return "en" if gold.language == "fr" else "fr"
+
+
 def masked(gold: GoldReport) -> Masked:
-    found = mask(gold.text, extra_protected=GLOSSARY.protected)
+    """The report as the translate task masks it: protected tokens, and glossary terms (the
+    shipped ``tasks.glossary_method`` is ``placeholders``)."""
+    terms = GLOSSARY.term_spans(gold.text, gold.language, target_language(gold))
+    found = mask(gold.text, extra_protected=GLOSSARY.protected, terms=terms)
     assert found is not None
     return found
 
@@ -139,10 +150,12 @@ def masked_text(gold: GoldReport) -> str:
 
 def with_markers(gold: GoldReport, translation: str) -> str:
     """``translation`` as a model shown the masked report writes it: each protected token the
-    prompt hid written as its marker (longest first, each occurrence once)."""
-    for slot in sorted(masked(gold).slots, key=lambda s: len(s.source), reverse=True):
-        if slot.kind == "protected":
-            translation = translation.replace(slot.source, slot.marker, 1)
+    prompt hid written as its marker, each glossary term's required target as the term's marker
+    (longest first, each occurrence once; a target the reference words otherwise stays as it
+    is, as a model that rephrased around the marker would leave it)."""
+    for slot in sorted(masked(gold).slots, key=lambda s: len(s.restored_as), reverse=True):
+        written = slot.source if slot.kind == "protected" else slot.restored_as
+        translation = re.sub(re.escape(written), slot.marker, translation, count=1, flags=re.I)
     return translation
 
 
@@ -255,11 +268,13 @@ async def test_quick_eval_scripted_model_has_no_silent_failure(tmp_path: Path) -
     ):
         assert quality[code]["tp"] >= 1, (code, quality[code])
     assert fig["flags"]["silent_failures"] == {"count": 0, "by_flag": {}, "items": []}
-    # The placeholder path was taken, every unflagged translation kept every gold protected
-    # token, and the dropped marker came back flagged. (Not asserted: that it is the only flag —
+    # The placeholder path was taken (protected tokens and glossary terms masked), every
+    # unflagged translation kept every gold protected token, and the dropped marker came back
+    # flagged. (Not asserted: that it is the only flag —
     # a reference that translates a word the product protects, "LINE" → "LIGNE", is flagged
     # too, since a model shown the marker would have kept "LINE".)
     assert oracle.markers_written > 0
+    assert oracle.term_markers_written > 0
     translation = fig["translation"]
     assert translation["protected_exact_unflagged"] == 1.0, translation
     altered = {

@@ -1,10 +1,13 @@
-"""Merging pattern and model entities: the patterns win where both read the same characters."""
+"""Merging pattern and model entities: the patterns win where both read the same characters;
+model entities the model cannot type, or too thin for their type, are left out."""
 
 from __future__ import annotations
 
+import pytest
+
 from schemas.v1 import Entity, EntityType
 from services.domain.patterns import find_pattern_entities
-from services.extract.merge import merge_entities
+from services.extract.merge import merge_entities, too_thin
 
 TEXT = (
     "COMPTE RENDU — 3e RIMa, 2e compagnie.\n"
@@ -53,12 +56,10 @@ def test_a_piece_of_a_pattern_entity_is_dropped_whatever_its_type() -> None:
     assert merge_entities(PATTERNS, model) == PATTERNS
 
 
-def test_another_type_spanning_more_than_a_pattern_entity_is_kept() -> None:
-    text = "Le 251430ZNOV26"
-    wider = _model("Organisation", text)
-    assert merge_entities(PATTERNS, [wider]) == sorted(
-        [*PATTERNS, wider], key=lambda e: (e.start, e.end, e.type)
-    )
+def test_another_type_spanning_more_than_a_pattern_entity_is_left_out() -> None:
+    # "Le 251430ZNOV26" as an Organisation: a DTG with a word around it is no entity.
+    wider = _model("Organisation", "Le 251430ZNOV26")
+    assert merge_entities(PATTERNS, [wider]) == PATTERNS
 
 
 def test_model_location_not_overlapping_is_kept() -> None:
@@ -72,10 +73,54 @@ def test_exact_duplicates_are_removed() -> None:
     assert merge_entities([DTG, DTG], []) == [DTG]
 
 
-def test_same_span_different_types_are_both_kept() -> None:
+def test_a_span_given_several_types_is_left_out() -> None:
+    # The model could not tell what "2e compagnie" is: neither guess is kept.
     a, b = _model("Unit", "2e compagnie"), _model("Organisation", "2e compagnie")
-    merged = merge_entities([], [b, a])
-    assert merged == [b, a]  # same span: sorted by type name
+    unit = _model("Unit", "3e RIMa")
+    assert merge_entities([], [b, a, unit, unit]) == [unit]
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("Unit", "166"),  # a name without a letter
+        ("Person", "1"),
+        ("MilitaryPlatform", "B"),  # one character
+        ("CommsIdentifier", "151230"),  # one number alone: a time or a count
+        ("CommsIdentifier", "A"),
+        ("MilitaryPlatform", "SITREP quotidien n° 236"),  # the message's own name
+        ("MilitaryPlatform", "EVASAN 9 LIGNES"),
+        ("Location", "СИТРЕП"),
+    ],
+)
+def test_too_thin_for_its_type(kind: EntityType, text: str) -> None:
+    assert too_thin(kind, text)
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("Quantity", "3"),  # a count may be one digit
+        ("Quantity", "٦"),
+        ("DateTime", "1135"),
+        ("Unit", "113 омсбр"),
+        ("Unit", "2e REI"),
+        ("MilitaryPlatform", "T-72B3"),
+        ("CommsIdentifier", "41.250"),  # a frequency
+        ("CommsIdentifier", "٤٣٫٢٥٠"),
+        ("CommsIdentifier", "03 415 227"),  # a telephone number
+        ("CommsIdentifier", "THOR 6"),
+        ("Location", "Tapa"),
+    ],
+)
+def test_not_too_thin(kind: EntityType, text: str) -> None:
+    assert not too_thin(kind, text)
+
+
+def test_thin_model_entities_are_left_out_and_the_rest_kept() -> None:
+    thin = _model("Unit", "3")  # the "3" of "3e RIMa" alone
+    kept = _model("MilitaryPlatform", "BTR-82A")
+    assert merge_entities([], [thin, kept]) == [kept]
 
 
 def test_sorted_by_start_end_type() -> None:

@@ -109,6 +109,25 @@ def test_a_summary_made_of_codes_is_not_judged() -> None:
     assert output.text_language == "fr" and output.flags == []
 
 
+def test_a_short_summary_copied_from_an_english_report_is_in_english() -> None:
+    # Too short for the identifier to judge; four words and more, all of them the report's own.
+    copied = "Patrol observed a tank moving north."
+    with pytest.raises(OutputInvalid) as caught:
+        task().conclude(report(REPORT_EN, "en"), copied, "stop", final=False)
+    assert caught.value.problem == "wrong_language" and caught.value.items == ("en",)
+    output = task().conclude(report(REPORT_EN, "en"), copied, "stop", final=True)
+    assert output.text_language == "en"
+    [flag] = [f for f in output.flags if f.code == "wrong_language"]
+    assert "copied from the report" in flag.detail
+
+
+def test_a_short_french_summary_of_an_english_report_keeping_its_codes_is_french() -> None:
+    # The codes, names and words in capitals it keeps from the report are no copy.
+    summary = "SPOTREP : trois BTR-82A vers le nord en 31U DQ 48251 11932, sans contact."
+    output = task().conclude(report(REPORT_EN, "en"), summary, "stop", final=False)
+    assert output.text_language == "fr" and output.flags == []
+
+
 # --- number words of the report's language ---------------------------------------------------
 
 

@@ -190,7 +190,7 @@ def test_a_translation_keeping_the_reports_names_is_no_copy(task: TranslateTask)
 
 def test_no_gold_reference_translation_reads_as_a_copy() -> None:
     from services.evaluation.gold import load_gold
-    from services.translate.parse import copies_source
+    from services.tasks.language import copies_source
     from services.translate.protect import protected_tokens
 
     copies = [
