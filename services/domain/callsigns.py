@@ -14,7 +14,7 @@ import re
 
 from services.domain.spans import Span
 
-__all__ = ["find_callsigns", "find_operation_names", "find_task_groups"]
+__all__ = ["MESSAGE_NAMES", "find_callsigns", "find_operation_names", "find_task_groups"]
 
 _GAP = "[ \u00a0\u202f]"
 # Capitals of the Latin (with French accents) and Cyrillic scripts.
@@ -28,8 +28,15 @@ _CALLSIGN_RE = re.compile(
     rf"(?<![\w/-])(?P<word>[{_CAPS}]{{4,12}}){_GAP}[0-9]{{1,2}}(?:-[0-9]{{1,2}})?"
     rf"(?![\w/-]|[.,:][0-9]|{_GAP}+[{_CAPS}]{{2}}|{_GAP}*[x×])"
 )
+#: Names of messages and report formats: a report's own heading, never a callsign or an entity.
+MESSAGE_NAMES = frozenset(
+    """
+    SPOTREP SITREP INTREP INTSUM LOGSTAT LOGREP CRLOG SITLOG MEDEVAC CASEVAC OPORD FRAGO FRAGORD
+    WARNO СИТРЕП СПОТРЕП ИНТРЕП ЛОГСТАТ ЛОГРЕП МЕДЕВАК
+    """.split()  # noqa: SIM905 - a word list reads best as words
+)
 # Words in capitals followed by a number that are headings or counts, not callsigns.
-_NOT_CALLSIGNS = frozenset(
+_NOT_CALLSIGNS = MESSAGE_NAMES | frozenset(
     [
         "LINE",
         "LIGNE",
@@ -66,27 +73,7 @@ _NOT_CALLSIGNS = frozenset(
         "HEURES",
         "JOUR",
         "DAYS",
-        "SPOTREP",
-        "SITREP",
-        "INTREP",
-        "INTSUM",
-        "LOGSTAT",
-        "LOGREP",
-        "CRLOG",
-        "SITLOG",
-        "MEDEVAC",
-        "CASEVAC",
-        "OPORD",
-        "FRAGO",
-        "FRAGORD",
-        "WARNO",
         "ЛИНИЯ",
-        "СИТРЕП",
-        "СПОТРЕП",
-        "ИНТРЕП",
-        "ЛОГСТАТ",
-        "ЛОГРЕП",
-        "МЕДЕВАК",
         "ПУНКТ",
     ]
 )

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from schemas.v1 import Entity, EntityType
+from services.domain.callsigns import MESSAGE_NAMES
 from services.domain.spans import overlaps
 
 __all__ = ["merge_entities", "too_thin"]
@@ -41,34 +42,7 @@ _ONE_NUMBER = re.compile(r"\d+")
 #: Types whose entities may be a single character: a count ("3") or an hour written alone.
 _MAY_BE_ONE_CHARACTER: frozenset[EntityType] = frozenset({"Quantity", "DateTime"})
 #: Names of messages and report formats: the report's own heading, not a thing on the ground.
-_MESSAGE_NAMES = frozenset(
-    [
-        "SITREP",
-        "SPOTREP",
-        "INTREP",
-        "INTSUM",
-        "LOGSTAT",
-        "LOGREP",
-        "CRLOG",
-        "SITLOG",
-        "MEDEVAC",
-        "CASEVAC",
-        "EVASAN",
-        "OPORD",
-        "FRAGO",
-        "FRAGORD",
-        "WARNO",
-        "SALUTE",
-        "MSGID",
-        "TRANSMISSION",
-        "СИТРЕП",
-        "СПОТРЕП",
-        "ИНТРЕП",
-        "ЛОГСТАТ",
-        "ЛОГРЕП",
-        "МЕДЕВАК",
-    ]
-)
+_MESSAGE_NAMES = MESSAGE_NAMES | {"EVASAN", "SALUTE", "MSGID", "TRANSMISSION"}
 _FIRST_WORD = re.compile(r"\w+")
 
 
