@@ -9,6 +9,7 @@ from schemas.v1 import Entity, IngestedReport, TaskName
 from services.config.schema import Config
 from services.domain.patterns import find_pattern_entities
 from services.extract.constrained import source_entity_schema
+from services.extract.designated import designated_entities
 from services.extract.grounding import ground, grounding_quality
 from services.extract.merge import merge_entities
 from services.extract.model import VERSION as MODEL_PROMPT_VERSION
@@ -16,11 +17,17 @@ from services.extract.model import build_extraction, parse_entities
 from services.tasks.contract import TaskOutput
 from services.tasks.prompting import PromptSpec, PromptStyle, Retry
 
-PATTERNS_VERSION = "extract-patterns/1.0"
+#: 1.1: units and radio identifiers read by the domain's finders (services.extract.designated).
+PATTERNS_VERSION = "extract-patterns/1.1"
 
 
 def pattern_entities(report: IngestedReport) -> list[Entity]:
-    return find_pattern_entities(report.normalised_text, report.observed_at or report.ingested_at)
+    """The entities read without the model: DTGs, grids, positions, then units and radio
+    identifiers where none of those is; sorted by start."""
+    text = report.normalised_text
+    positional = find_pattern_entities(text, report.observed_at or report.ingested_at)
+    designated = designated_entities(text, positional)
+    return sorted([*positional, *designated], key=lambda e: (e.start, e.end))
 
 
 @dataclass(frozen=True)

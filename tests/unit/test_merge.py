@@ -80,6 +80,13 @@ def test_a_span_given_several_types_is_left_out() -> None:
     assert merge_entities([], [b, a, unit, unit]) == [unit]
 
 
+def test_a_span_across_a_list_or_field_boundary_is_left_out() -> None:
+    # Two units with a comma between them, not one.
+    across = _model("Unit", "3e RIMa, 2e compagnie")
+    unit = _model("Unit", "3e RIMa")
+    assert merge_entities([], [across, unit]) == [unit]
+
+
 @pytest.mark.parametrize(
     ("kind", "text"),
     [
