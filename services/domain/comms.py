@@ -10,7 +10,7 @@ import re
 
 from services.domain.spans import Span
 
-__all__ = ["find_bare_frequencies", "find_comms"]
+__all__ = ["find_bare_frequencies", "find_comms", "find_named_callsigns"]
 
 _GAP = "[ \u00a0\u202f]"
 
@@ -65,3 +65,48 @@ def find_bare_frequencies(text: str) -> list[Span]:
         matches += _CHANNEL_RE.finditer(text)
     spans = {(m.start("number"), m.end("number")): m["number"] for m in matches}
     return [Span(start, end, number, "comms") for (start, end), number in sorted(spans.items())]
+
+
+# Callsigns that are names ("«Шмель»", "Tuman", "«Лиса-2»"): a capitalised word, maybe with a
+# number. The report says they are callsigns in three ways:
+# - the word that announces them, singular or plural, then one or a list ("позывные «Шмель» и
+#   «Оса»", "Позывные: «Бархан» (ведущий), «Лиса-2»", "indicatifs « Berkut-5 » et « Tuman »");
+# - in quotes just after a frequency (a nine-line's line 2: "38,900 «Вереск»");
+# - in quotes at the start of a line, before a colon: the speaker of a radio transcript
+#   ("«Двадцатый»: «Принял…»").
+# A name so introduced is a callsign wherever else the report writes it ("Tuman : reçu").
+_NAME = r"[A-ZА-ЯЁІЇЄҐ][A-Za-zА-Яа-яЁёІіЇїЄєҐґ'’]{1,19}(?:-[0-9A-Za-zА-Яа-яЁё]{1,4})?"
+_QUOTED_NAME = rf"«{_GAP}?(?P<name>{_NAME}){_GAP}?»"
+_NAMED_CUE_RE = re.compile(
+    r"(?i:\bcall[- ]?signs?|\bindicatifs?|позывн(?:ой|ые|ых|ым)|позивн(?:ий|і|их))"
+    rf"{_GAP}*:?{_GAP}*(?:{_QUOTED_NAME}|(?P<bare>{_NAME})(?![\w-]))"
+)
+_NEXT_NAME_RE = re.compile(
+    rf"{_GAP}*(?:\([^()\n]{{0,30}}\){_GAP}*)?(?:,|и|і|й|та|et|and){_GAP}*{_QUOTED_NAME}"
+)
+_AFTER_FREQUENCY_RE = re.compile(
+    rf"(?<![\w.,])[0-9]{{2,3}}[.,][0-9]{{2,3}}(?:{_GAP}?(?:[kM]Hz|МГц|кГц))?{_GAP}*{_QUOTED_NAME}"
+)
+_SPEAKER_RE = re.compile(rf"^{_GAP}*{_QUOTED_NAME}{_GAP}?:", re.MULTILINE)
+
+
+def find_named_callsigns(text: str) -> list[Span]:
+    """Callsigns that are names, where the report says so, and every other occurrence of
+    each (see the comment above)."""
+    found: dict[tuple[int, int], str] = {}
+
+    def keep(match: re.Match[str], group: str = "name") -> None:
+        found[(match.start(group), match.end(group))] = match[group]
+
+    for cue in _NAMED_CUE_RE.finditer(text):
+        keep(cue, "name" if cue["name"] else "bare")
+        at = cue.end()
+        while (following := _NEXT_NAME_RE.match(text, at)) is not None:
+            keep(following)
+            at = following.end()
+    for match in (*_AFTER_FREQUENCY_RE.finditer(text), *_SPEAKER_RE.finditer(text)):
+        keep(match)
+    for name in set(found.values()):
+        for again in re.finditer(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
+            found[(again.start(), again.end())] = name
+    return [Span(start, end, name, "comms") for (start, end), name in sorted(found.items())]

@@ -2,7 +2,8 @@
 
 The translation's protected-token finders already recognise units written out or designated
 (``2 MECH INF BN``, ``3e RIMa``, ``TF SENTINEL``), callsigns (``RAVEN 3``, ``Hotel Two Two``, the
-callsign after "callsign"/"C/S") and frequencies (``145.500 MHz``). What they read is typed without
+callsign after "callsign"/"C/S", names the report gives as callsigns: "позывные «Шмель» и
+«Оса»") and frequencies (``145.500 MHz``). What they read is typed without
 the model: a ``Unit`` or a ``CommsIdentifier``, from the ``pattern`` stage, so a model entity
 overlapping one is left out (:mod:`services.extract.merge`) like one overlapping a DTG.
 
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 
 from schemas.v1 import Entity, EntityType
 from services.domain.callsigns import find_callsigns, find_task_groups
-from services.domain.comms import find_comms
+from services.domain.comms import find_comms, find_named_callsigns
 from services.domain.designations import find_unit_designations, find_unit_names
 from services.domain.spans import Span, overlaps, resolve_overlaps
 
@@ -51,7 +52,10 @@ def designated_entities(text: str, patterns: Sequence[Entity] = ()) -> list[Enti
         ties="input_order",
     )
     typed += [(s.start, s.end, "Unit") for s in units]
-    comms = resolve_overlaps([*find_comms(text), *find_callsigns(text)], ties="input_order")
+    comms = resolve_overlaps(
+        [*find_comms(text), *find_callsigns(text), *find_named_callsigns(text)],
+        ties="input_order",
+    )
     typed += [(*_comms(text, s), "CommsIdentifier") for s in comms]
     entities = [
         Entity(type=kind, text=text[start:end], start=start, end=end, source="pattern")

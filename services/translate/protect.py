@@ -3,11 +3,11 @@
 Grids, DTGs (with or without their month) and coordinates, compact unit designations
 (``3e RIMa``, ``2nd Bn``) and named task groups (``TF SENTINEL``), equipment designations
 (``BTR-82A``, ``Т-72Б3``, ``M777``, ``2S19``) and equipment named in several pieces, as one
-token (``Leopard 2A4``, ``2S19 Msta-S``), radio frequencies and callsigns (``RAVEN 3``),
-exercise and operation names (``SAND CROSS 26``), references (``0012/FFDJ/DL``), NATO stock
-numbers, telephone numbers, Latin acronyms (``NATO``, ``FFDj``), and the glossary's protected
-list. The detectors live in ``services.domain`` (shared with the summary's
-faithfulness check, which needs the same notion of "a unit or equipment name"); what is
+token (``Leopard 2A4``, ``2S19 Msta-S``), radio frequencies and callsigns (``RAVEN 3``,
+``«Шмель»`` after "позывной"), exercise and operation names (``SAND CROSS 26``), references
+(``0012/FFDJ/DL``), NATO stock numbers, telephone numbers, Latin acronyms (``NATO``, ``FFDj``),
+and the glossary's protected list. The detectors live in ``services.domain`` (shared with the
+summary's faithfulness check, which needs the same notion of "a unit or equipment name"); what is
 translation's own is the glossary's list, the order of precedence between them, and the
 byte-for-byte check.
 
@@ -27,7 +27,7 @@ from functools import lru_cache
 
 from services.domain.acronyms import find_acronyms
 from services.domain.callsigns import find_callsigns, find_operation_names, find_task_groups
-from services.domain.comms import find_comms
+from services.domain.comms import find_comms, find_named_callsigns
 from services.domain.compounds import (
     extend_units,
     find_plural_equipment,
@@ -87,6 +87,7 @@ _FINDERS: tuple[Callable[[str], list[Span]], ...] = (
     find_variant_names,
     find_comms,
     find_callsigns,
+    find_named_callsigns,
     find_operation_names,
     find_slashed_acronyms,
 )

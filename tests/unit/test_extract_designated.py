@@ -59,7 +59,7 @@ def test_precise_on_the_gold_set() -> None:
                 right[entity.type] += 1
             else:
                 wrong[entity.type] += 1
-    # 2026-12-06: Unit 44 right of 46, CommsIdentifier 56 of 58.
+    # 2026-12-06: Unit 44 right of 46, CommsIdentifier 80 of 82.
     for kind in ("Unit", "CommsIdentifier"):
         assert right[kind] >= 40, (kind, right, wrong)
         assert right[kind] / (right[kind] + wrong[kind]) >= 0.9, (kind, right, wrong)

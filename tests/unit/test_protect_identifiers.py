@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.domain.comms import find_named_callsigns
 from services.translate.glossary import Glossary
 from services.translate.placeholders import mask
 from services.translate.protect import protected_tokens
@@ -178,3 +179,28 @@ def test_lists_and_statuses_are_not_joined_to_a_model() -> None:
 )
 def test_ordinary_prose_protects_nothing(prose: str) -> None:
     assert _tokens(prose) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "callsigns"),
+    [
+        ("операторы используют позывные «Шмель» и «Оса», частота", ["Шмель", "Оса"]),
+        ("Позывные: «Бархан» (ведущий), «Лиса-2». Потом «Бархан» ушёл.", ["Бархан", "Лиса-2"]),
+        ("entre les indicatifs « Berkut-5 » et « Tuman ».\nTuman : reçu.", ["Berkut-5", "Tuman"]),
+        ("Л1 36U XB 0272 5628 / Л2 38,900 «Вереск» / Л3 1A 2C", ["Вереск"]),
+        ("«Гроза-1»: «Двадцатый, колонна».\n«Двадцатый»: «Принял».", ["Гроза-1", "Двадцатый"]),
+    ],
+)
+def test_callsigns_that_are_names_are_kept_wherever_the_report_writes_them(
+    text: str, callsigns: list[str]
+) -> None:
+    found = [span.text for span in find_named_callsigns(text)]
+    assert sorted(set(found)) == sorted(callsigns)
+    # Every occurrence: the translation must keep each, as many times as the report has it.
+    assert len(found) == sum(text.count(c) for c in callsigns)
+    assert set(callsigns) <= set(_tokens(text))
+
+
+def test_a_quoted_place_is_no_callsign() -> None:
+    # Quotes alone say nothing: a place, a company, a code word to translate.
+    assert find_named_callsigns("Колонна прошла «Развилку» у посёлка «Берёза».") == []

@@ -30,7 +30,8 @@ from services.translate.protect import altered, protected_spans
 PROTECTED = Glossary.load(Glossary.default_directory()).protected
 GOLD = load_gold()
 
-#: Measured over the 152 reports: 796 of the 851 gold tokens found whole (0.935; 792 before
+#: Measured over the 152 reports: 805 of the 851 gold tokens found whole (0.946; 796 before
+#: callsigns that are names, "позывные «Шмель» и «Оса»"; 792 before
 #: grids written wrongly were kept whole, 787 before Latin codes in Arabic and Cyrillic
 #: reports counted as acronyms; 725, 0.852, before the
 #: zone-letter times, unit-less frequencies, labelled numbers, orders and units written out;
@@ -40,7 +41,7 @@ GOLD = load_gold()
 #: 181 before that), 15 tokens
 #: that reference translations do not keep (57 before, 42 of them ordinary words in capitals
 #: taken for acronyms).
-FOUND_AT_LEAST = 796
+FOUND_AT_LEAST = 805
 NOT_IN_GOLD_AT_MOST = 62
 REFERENCES_ALTERED_AT_MOST = 15
 
