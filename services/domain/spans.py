@@ -11,7 +11,7 @@ import bisect
 from collections.abc import Iterable
 from typing import Literal, NamedTuple, Protocol, TypeVar
 
-__all__ = ["Located", "Span", "SpanKind", "Ties", "overlaps", "resolve_overlaps", "within"]
+__all__ = ["Located", "Span", "SpanKind", "Ties", "overlaps", "resolve_overlaps"]
 
 SpanKind = Literal[
     "pattern", "unit", "equipment", "comms", "acronym", "listed", "quantity", "identifier", "name"
@@ -43,11 +43,6 @@ _L = TypeVar("_L", bound=Located)
 def overlaps(first: Located, second: Located) -> bool:
     """Whether the two spans share at least one character."""
     return first.start < second.end and second.start < first.end
-
-
-def within(inner: Located, outer: Located) -> bool:
-    """Whether ``inner`` lies entirely inside ``outer`` (equal spans included)."""
-    return outer.start <= inner.start and inner.end <= outer.end
 
 
 def resolve_overlaps(candidates: Iterable[_L], *, ties: Ties = "earlier_start") -> list[_L]:
