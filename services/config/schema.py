@@ -12,7 +12,7 @@ import msgspec
 from msgspec import Meta
 
 from bus.topology import SERVER_MAX_PAYLOAD, TopologySettings
-from schemas.v1 import Label, Precedence, TaskName
+from schemas.v1 import EntityType, Label, Precedence, TaskName
 from services.tasks.registry import task_registry
 
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -448,6 +448,17 @@ class TasksConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=Tru
             "drops what the report does not hold).",
         ),
     ] = "source"
+    extract_model_types: Annotated[
+        tuple[EntityType, ...],
+        Meta(
+            min_length=1,
+            description="Entity types the model is asked for; the others come from the "
+            "patterns and the domain's finders only (DTGs, grids, units, callsigns, "
+            "frequencies). Default: the types the shipped model gets right often enough on the "
+            "gold dev split (docs/BENCHMARKS.md); a stronger model may be given them all.",
+            extra={"expect": "entity types, comma-separated"},
+        ),
+    ] = ("Location", "MilitaryPlatform")
     protect_method: Annotated[
         Literal["placeholders", "prompt"],
         Meta(

@@ -20,8 +20,10 @@ always does.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
+from schemas.v1 import EntityType
 from services.extract.model import ENTITY_TYPES, MAX_ENTITIES, MAX_ENTITY_CHARS
 from services.extract.plausibility import implausible
 from services.grammar.spans import span_schema, words
@@ -46,13 +48,14 @@ def _may_start(kind: str, word: str) -> bool:
     return True
 
 
-def source_entity_schema(text: str) -> dict[str, Any]:
-    """The JSON Schema of an entity answer for the report ``text`` (see the module docstring)."""
+def source_entity_schema(text: str, types: Collection[EntityType] = ENTITY_TYPES) -> dict[str, Any]:
+    """The JSON Schema of an entity answer for the report ``text`` (see the module docstring),
+    entities of ``types`` only."""
     found = words(text)
     alternatives: list[dict[str, Any]] = []
     distinct = list(dict.fromkeys(w.text for w in found))
     labels = {i for i, w in enumerate(found) if _LABEL.match(text, w.end)}
-    for kind in ENTITY_TYPES:
+    for kind in (kind for kind in ENTITY_TYPES if kind in types):
         fits = {word for word in distinct if _may_start(kind, word)}
         starts = [i for i, w in enumerate(found) if w.text in fits and i not in labels]
         if not starts:

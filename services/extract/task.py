@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import ClassVar, Literal
 
-from schemas.v1 import Entity, IngestedReport, TaskName
+from schemas.v1 import Entity, EntityType, IngestedReport, TaskName
 from services.config.schema import Config
 from services.domain.patterns import find_pattern_entities
 from services.extract.constrained import source_entity_schema
 from services.extract.designated import designated_entities
 from services.extract.grounding import ground, grounding_quality
 from services.extract.merge import merge_entities
+from services.extract.model import ENTITY_TYPES, build_extraction, parse_entities
 from services.extract.model import VERSION as MODEL_PROMPT_VERSION
-from services.extract.model import build_extraction, parse_entities
 from services.tasks.contract import TaskOutput
 from services.tasks.prompting import PromptSpec, PromptStyle, Retry
 
@@ -38,6 +38,9 @@ class ExtractTask:
     #: "source": the model may write only spans of the report (a per-report schema);
     #: "free": any string, grounding drops what the report does not hold.
     spans: Literal["source", "free"] = "free"
+    #: The types the model is asked for (the schema's alternatives); a model entity of another
+    #: type (an engine that does not enforce schemas) is left out.
+    model_types: tuple[EntityType, ...] = ENTITY_TYPES
     task: ClassVar[TaskName] = "extract"
 
     @property
@@ -45,6 +48,8 @@ class ExtractTask:
         if not self.with_model:
             return PATTERNS_VERSION
         spans = "+source-spans" if self.spans == "source" else ""
+        if set(self.model_types) != set(ENTITY_TYPES):
+            spans += f"+types:{','.join(sorted(self.model_types))}"
         return f"{PATTERNS_VERSION}+{MODEL_PROMPT_VERSION}{spans}"
 
     def answer_without_model(self, report: IngestedReport) -> TaskOutput | None:
@@ -64,7 +69,8 @@ class ExtractTask:
             max_tokens_ceiling=self.max_tokens,
         )
         if self.spans == "source":
-            spec = replace(spec, json_schema=source_entity_schema(report.normalised_text))
+            schema = source_entity_schema(report.normalised_text, self.model_types)
+            spec = replace(spec, json_schema=schema)
         return spec
 
     def conclude(
@@ -74,8 +80,9 @@ class ExtractTask:
         proposed = parse_entities(text, finish_reason)
         grounding = ground(proposed, report.normalised_text)
         quality, flags = grounding_quality(grounding)
+        asked = [e for e in grounding.entities if e.type in self.model_types]
         return TaskOutput(
-            entities=merge_entities(patterns, grounding.entities),
+            entities=merge_entities(patterns, asked),
             dropped_entities=len(grounding.dropped),
             quality=quality,
             flags=flags,
@@ -90,4 +97,5 @@ def build(cfg: Config, style: PromptStyle) -> ExtractTask:
         with_model=t.extract_with_model,
         max_tokens=t.max_tokens,
         spans=t.extract_spans,
+        model_types=t.extract_model_types,
     )

@@ -84,6 +84,15 @@ def test_a_type_may_start_only_where_its_text_is_plausible() -> None:
     assert grounding.dropped == []
 
 
+def test_only_the_types_asked_for_are_alternatives() -> None:
+    schema = source_entity_schema(TEXT, ("Location", "MilitaryPlatform"))
+    alternatives = schema["properties"]["entities"]["items"]["anyOf"]
+    assert {a["properties"]["type"]["const"] for a in alternatives} == {
+        "Location",
+        "MilitaryPlatform",
+    }
+
+
 def test_the_schema_compiles_and_its_answers_decode_like_the_free_ones() -> None:
     compiled = compile_schema(source_entity_schema(TEXT))
     assert '"\\"" (' in compiled.gbnf and "Kharkiv" in compiled.gbnf
