@@ -10,14 +10,17 @@ import re
 
 from services.domain.spans import Span
 
-__all__ = ["find_bare_frequencies", "find_comms", "find_named_callsigns"]
+__all__ = ["FREQUENCY_UNIT", "find_bare_frequencies", "find_comms", "find_named_callsigns"]
 
 _GAP = "[ \u00a0\u202f]"
 
-_FREQUENCY_RE = re.compile(
-    rf"(?<![\w.,])[0-9]{{1,5}}(?:[.,][0-9]{{1,4}})?{_GAP}?"
-    r"(?:[kMG]Hz|Hz|[KMG]HZ|МГц|кГц|ГГц|МГЦ)(?!\w)"
-)
+# A frequency's unit: written as a code a translation keeps, or as an Arabic word it renders.
+_UNIT = "(?:[kMG]Hz|Hz|[KMG]HZ|МГц|кГц|ГГц|МГЦ)"
+_ARABIC_UNIT = "(?:ميغاهرتز|ميجاهرتز|ميغا هرتز)"
+#: Either, for a reader that wants the frequency with its unit whatever the script.
+FREQUENCY_UNIT = f"(?:{_UNIT}|{_ARABIC_UNIT})"
+
+_FREQUENCY_RE = re.compile(rf"(?<![\w.,])[0-9]{{1,5}}(?:[.,][0-9]{{1,4}})?{_GAP}?{_UNIT}(?!\w)")
 
 # A radio frequency written without its unit: a VHF/UHF channel, 30 to 399 MHz with its three
 # decimals ("34.150", "38,900"). A decimal like that is a frequency only where the text says so:
@@ -36,7 +39,7 @@ _FREQUENCY_CUE_RE = re.compile(
     rf"(?:\b(?:on|sur|freq\.?|fréquence|frequency|частота|частоті|на)|التردد|على){_GAP}+{_CHANNEL}"
     rf"(?!{_GAP}*[^\W\d_])"  # "on 36.750 km" is a distance
 )
-_UNIT_AFTER_RE = re.compile(rf"{_CHANNEL}{_GAP}+(?:ميغاهرتز|ميجاهرتز|ميغا هرتز)")
+_UNIT_AFTER_RE = re.compile(rf"{_CHANNEL}{_GAP}+{_ARABIC_UNIT}")
 
 # The callsign after the word that announces it. A word ("callsign", "indicatif") is prose the
 # translation renders; the abbreviation "C/S" is kept as written, with the callsign ("C/S 33"),
@@ -85,7 +88,7 @@ _NEXT_NAME_RE = re.compile(
     rf"{_GAP}*(?:\([^()\n]{{0,30}}\){_GAP}*)?(?:,|и|і|й|та|et|and){_GAP}*{_QUOTED_NAME}"
 )
 _AFTER_FREQUENCY_RE = re.compile(
-    rf"(?<![\w.,])[0-9]{{2,3}}[.,][0-9]{{2,3}}(?:{_GAP}?(?:[kM]Hz|МГц|кГц))?{_GAP}*{_QUOTED_NAME}"
+    rf"(?<![\w.,])[0-9]{{2,3}}[.,][0-9]{{2,3}}(?:{_GAP}?{_UNIT})?{_GAP}*{_QUOTED_NAME}"
 )
 _SPEAKER_RE = re.compile(rf"^{_GAP}*{_QUOTED_NAME}{_GAP}?:", re.MULTILINE)
 

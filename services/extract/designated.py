@@ -23,14 +23,14 @@ from collections.abc import Sequence
 
 from schemas.v1 import Entity, EntityType
 from services.domain.callsigns import find_callsigns, find_task_groups
-from services.domain.comms import find_comms, find_named_callsigns
+from services.domain.comms import FREQUENCY_UNIT, find_comms, find_named_callsigns
 from services.domain.designations import find_unit_designations, find_unit_names
 from services.domain.spans import Span, overlaps, resolve_overlaps
 
 __all__ = ["designated_entities"]
 
 # The unit after a frequency the finder took without it (in a script the translation renders).
-_UNIT_AFTER = re.compile(r"[ \u00a0\u202f]?(?:[kMG]Hz|МГц|кГц|ميغاهرتز|ميجاهرتز|ميغا هرتز)(?!\w)")
+_UNIT_AFTER = re.compile(rf"[ \u00a0\u202f]?{FREQUENCY_UNIT}(?!\w)")
 _CALLSIGN_CUE = re.compile(r"(?i:c/s)[ \u00a0\u202f]*")
 
 

@@ -32,13 +32,12 @@ from collections.abc import Sequence
 from schemas.v1 import Entity, EntityType
 from services.domain.callsigns import MESSAGE_NAMES
 from services.domain.spans import overlaps
+from services.extract.constrained import NAMED_TYPES
 
 __all__ = ["merge_entities", "too_thin"]
 
 #: Types whose entities are names or designations: they hold a letter ("3e RIMa", "T-72B3").
-_NAMES: frozenset[EntityType] = frozenset(
-    {"Location", "Unit", "Organisation", "MilitaryPlatform", "Weapon", "Person", "Nationality"}
-)
+_NAMES: frozenset[str] = NAMED_TYPES | {"Person", "Nationality"}
 #: One number alone: a count or a time, not a callsign, frequency or telephone number (which
 #: have a decimal, "41.250", or several groups, "03 415 227").
 _ONE_NUMBER = re.compile(r"\d+")

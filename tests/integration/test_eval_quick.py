@@ -131,14 +131,10 @@ def prompt_of(request: GenerationRequest) -> str:
     return request.prompt or "".join(m.content for m in request.messages or ())
 
 
-def target_language(gold: GoldReport) -> str:
-    return "en" if gold.language == "fr" else "fr"
-
-
 def masked(gold: GoldReport) -> Masked:
     """The report as the translate task masks it: protected tokens, and glossary terms (the
     shipped ``tasks.glossary_method`` is ``placeholders``)."""
-    terms = GLOSSARY.term_spans(gold.text, gold.language, target_language(gold))
+    terms = GLOSSARY.term_spans(gold.text, gold.language, gold.reference_language)
     found = mask(gold.text, extra_protected=GLOSSARY.protected, terms=terms)
     assert found is not None
     return found
